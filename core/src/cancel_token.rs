@@ -1,0 +1,509 @@
+//! [`CancelToken`]: Go's `context` cancellation (without values), for every runtime.
+//!
+//! A token is a node in a tree. Cancelling it cancels all of its descendants *before*
+//! [`cancel`](CancelToken::cancel) returns; cancelling a child never touches its parent. Each
+//! token records two things once, as Go does: an [`err`](CancelToken::err) that is only ever
+//! `Canceled` or `DeadlineExceeded`, and a [`cause`](CancelToken::cause) — the error given to
+//! [`cancel_with`](CancelToken::cancel_with), else the err. The first cancellation wins.
+//!
+//! Compared with the tokens you may know:
+//!
+//! | | Go `context` | tokio-util `CancellationToken` | gogroup `CancelToken` |
+//! |---|---|---|---|
+//! | cause | `WithCancelCause` | none | any [`Error`], carrying a host payload untouched |
+//! | deadlines | `WithDeadline`/`WithTimeout` | compose by hand | one timer thread for all |
+//! | callbacks | `AfterFunc` + `stop` | none | [`on_cancel`](CancelToken::on_cancel) + [`Registration::stop`] |
+//! | merge | recipe with `AfterFunc` | none | [`CancelToken::any`] |
+//! | `is_cancelled` | atomic | takes a mutex | one atomic load |
+//! | dropped children | removed on cancel | removed | removed on drop *or* cancel |
+//!
+//! Children and `any` tokens leave no trace in their parents once dropped or cancelled, so a
+//! long-lived parent does not grow (the leak `AbortSignal.any` has).
+//!
+//! The tree itself — its invariants and lock order — lives in `cancel_token/tree.rs`.
+
+mod tree;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::loom::Arc;
+
+use tree::Node;
+
+/// A cancellation signal shared by any number of threads, tasks and runtimes.
+///
+/// `CancelToken` is a handle: clones refer to the same token. When the last handle of a child
+/// token is dropped (and it has no children or callbacks of its own), it detaches from its
+/// parent.
+///
+/// # Examples
+/// ```
+/// use gogroup::{CancelToken, ErrorKind};
+///
+/// let root = CancelToken::new();
+/// let child = root.child();
+/// let grandchild = child.child();
+/// root.cancel();
+/// assert!(grandchild.is_cancelled()); // synchronously, before cancel returned
+/// assert_eq!(grandchild.err().unwrap().kind(), ErrorKind::Canceled);
+/// ```
+pub struct CancelToken {
+    node: Arc<Node>,
+}
+
+impl CancelToken {
+    /// A new root token, never cancelled unless you cancel it.
+    ///
+    /// ```
+    /// assert!(!gogroup::CancelToken::new().is_cancelled());
+    /// ```
+    pub fn new() -> CancelToken {
+        CancelToken {
+            node: Node::new_root(),
+        }
+    }
+
+    fn from_node(node: Arc<Node>) -> CancelToken {
+        CancelToken { node }
+    }
+
+    /// A child token: cancelled when `self` is (with the same err and cause), and cancellable on
+    /// its own without affecting `self`. A child of a cancelled token is born cancelled.
+    ///
+    /// ```
+    /// let parent = gogroup::CancelToken::new();
+    /// let child = parent.child();
+    /// child.cancel();
+    /// assert!(!parent.is_cancelled());
+    /// ```
+    pub fn child(&self) -> CancelToken {
+        CancelToken::from_node(tree::attach(&[&self.node], self.node.deadline))
+    }
+
+    /// A child token cancelled with [`ErrorKind::DeadlineExceeded`](crate::ErrorKind) after
+    /// `timeout` (Go's `WithTimeout`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = gogroup::CancelToken::new().with_timeout(Duration::from_millis(1));
+    /// assert!(t.wait_timeout(Duration::from_secs(10)));
+    /// assert_eq!(t.err().unwrap().kind(), gogroup::ErrorKind::DeadlineExceeded);
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> CancelToken {
+        self.with_deadline_inner(Instant::now().checked_add(timeout), None)
+    }
+
+    /// A child token cancelled with `DeadlineExceeded` at `deadline` (Go's `WithDeadline`).
+    ///
+    /// If `self` already has an earlier deadline, this is a plain [`child`](CancelToken::child).
+    /// A deadline in the past gives a token that is already cancelled.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new().with_deadline(std::time::Instant::now());
+    /// assert!(t.is_cancelled());
+    /// ```
+    pub fn with_deadline(&self, deadline: Instant) -> CancelToken {
+        self.with_deadline_inner(Some(deadline), None)
+    }
+
+    /// Like [`with_timeout`](CancelToken::with_timeout), recording `cause` as the cause *if
+    /// the deadline fires* (Go's `WithTimeoutCause`); a manual cancel records `Canceled`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let slow = gogroup::Error::custom("too slow");
+    /// let t = gogroup::CancelToken::new().with_timeout_cause(Duration::ZERO, slow.clone());
+    /// assert_eq!(t.err().unwrap().kind(), gogroup::ErrorKind::DeadlineExceeded);
+    /// assert!(gogroup::Error::ptr_eq(&t.cause().unwrap(), &slow));
+    /// ```
+    pub fn with_timeout_cause(&self, timeout: Duration, cause: Error) -> CancelToken {
+        self.with_deadline_inner(Instant::now().checked_add(timeout), Some(cause))
+    }
+
+    /// Like [`with_deadline`](CancelToken::with_deadline), recording `cause` if the deadline
+    /// fires (Go's `WithDeadlineCause`).
+    pub fn with_deadline_cause(&self, deadline: Instant, cause: Error) -> CancelToken {
+        self.with_deadline_inner(Some(deadline), Some(cause))
+    }
+
+    fn with_deadline_inner(&self, deadline: Option<Instant>, cause: Option<Error>) -> CancelToken {
+        let Some(at) = deadline else {
+            return self.child(); // overflowing timeout: no deadline at all
+        };
+        if self.node.deadline.is_some_and(|d| d <= at) {
+            return self.child(); // the parent's earlier deadline governs (Go does the same)
+        }
+        let node = tree::attach(&[&self.node], Some(at));
+        let cause = cause.unwrap_or_else(Error::deadline_exceeded);
+        if at <= Instant::now() {
+            tree::cancel(&node, Error::deadline_exceeded(), cause);
+        } else if !node.is_cancelled() {
+            tree::arm_deadline(&node, at, cause);
+        }
+        CancelToken::from_node(node)
+    }
+
+    /// A token cancelled as soon as any of `tokens` is, with that token's err and cause.
+    ///
+    /// It keeps no trace in the inputs once it is dropped or cancelled. With no inputs it is a
+    /// token that is never cancelled unless you cancel it.
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Error};
+    /// let (a, b) = (CancelToken::new(), CancelToken::new());
+    /// let either = CancelToken::any([&a, &b]);
+    /// let why = Error::custom("b gave up");
+    /// b.cancel_with(why.clone());
+    /// assert!(Error::ptr_eq(&either.cause().unwrap(), &why));
+    /// drop(either);
+    /// assert_eq!(a.dependents(), 0);
+    /// ```
+    pub fn any<'a>(tokens: impl IntoIterator<Item = &'a CancelToken>) -> CancelToken {
+        let nodes: Vec<&Arc<Node>> = tokens.into_iter().map(|t| &t.node).collect();
+        let deadline = nodes.iter().filter_map(|n| n.deadline).min();
+        CancelToken::from_node(tree::attach(&nodes, deadline))
+    }
+
+    /// Cancels the token and all its descendants with cause `Canceled`.
+    ///
+    /// Returns true if this call cancelled it, false if it already was (the first cancel wins).
+    /// Does not wait for `on_cancel` callbacks.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// assert!(t.cancel());
+    /// assert!(!t.cancel());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        tree::cancel(&self.node, Error::canceled(), Error::canceled())
+    }
+
+    /// Cancels with `cause` (Go's `CancelCauseFunc`). `err()` is still `Canceled`.
+    ///
+    /// A later cause is ignored: the first cancellation wins.
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Error, ErrorKind};
+    /// let t = CancelToken::new();
+    /// t.cancel_with(Error::custom("shutting down"));
+    /// t.cancel_with(Error::custom("ignored"));
+    /// assert_eq!(t.err().unwrap().kind(), ErrorKind::Canceled);
+    /// assert_eq!(t.cause().unwrap().to_string(), "shutting down");
+    /// ```
+    pub fn cancel_with(&self, cause: Error) -> bool {
+        tree::cancel(&self.node, Error::canceled(), cause)
+    }
+
+    /// Whether the token is cancelled. One atomic load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// `None` while live; then `Canceled` or `DeadlineExceeded`, never anything else (Go's
+    /// `ctx.Err()`).
+    pub fn err(&self) -> Option<Error> {
+        self.node.err()
+    }
+
+    /// `None` while live; then the cause given to `cancel_with` (or to a `*_cause`
+    /// deadline that fired), else the same as [`err`](CancelToken::err) (Go's `context.Cause`).
+    pub fn cause(&self) -> Option<Error> {
+        self.node.cause()
+    }
+
+    /// The effective deadline: the earliest of this token's and its ancestors'.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let outer = gogroup::CancelToken::new().with_timeout(Duration::from_secs(60));
+    /// let inner = outer.with_timeout(Duration::from_secs(3600));
+    /// assert_eq!(inner.deadline(), outer.deadline());
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.deadline
+    }
+
+    /// Runs `f(cause)` on gogroup's pool once the token is cancelled — at once if it already is
+    /// (Go's `AfterFunc`). `cancel` does not wait for `f`.
+    ///
+    /// Dropping the returned [`Registration`] leaves `f` registered; call
+    /// [`Registration::stop`] to unregister it.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let reg = t.on_cancel(move |cause| tx.send(cause.to_string()).unwrap());
+    /// t.cancel();
+    /// assert_eq!(rx.recv().unwrap(), "context canceled");
+    /// assert!(!reg.stop()); // too late: f already ran
+    /// ```
+    pub fn on_cancel<F: FnOnce(Error) + Send + 'static>(&self, f: F) -> Registration {
+        self.register(Box::new(f), false)
+    }
+
+    /// Like [`on_cancel`](CancelToken::on_cancel), but `f` runs on the cancelling thread, after
+    /// every lock is released and before `cancel` returns. `f` must be quick and must not block:
+    /// it is meant for wake-ups (a condition variable, an eventfd, an event-loop callback).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let t = gogroup::CancelToken::new();
+    /// let seen = Arc::new(AtomicBool::new(false));
+    /// let s = seen.clone();
+    /// t.on_cancel_inline(move |_| s.store(true, Ordering::SeqCst));
+    /// t.cancel();
+    /// assert!(seen.load(Ordering::SeqCst));
+    /// ```
+    pub fn on_cancel_inline<F: FnOnce(Error) + Send + 'static>(&self, f: F) -> Registration {
+        self.register(Box::new(f), true)
+    }
+
+    fn register(&self, f: Box<dyn FnOnce(Error) + Send>, inline: bool) -> Registration {
+        let (callback, key) = tree::register(&self.node, f, inline);
+        Registration {
+            node: self.node.clone(),
+            callback,
+            key,
+        }
+    }
+
+    /// A guard that cancels this token when dropped (scope exit, early return, panic).
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// {
+    ///     let _guard = t.drop_guard();
+    /// }
+    /// assert!(t.is_cancelled());
+    /// ```
+    pub fn drop_guard(&self) -> DropGuard {
+        DropGuard {
+            token: Some(self.clone()),
+        }
+    }
+
+    /// Child tokens and callbacks currently registered on this token (a diagnostic: it returns
+    /// to zero once they are dropped, cancelled or stopped).
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// let c = t.child();
+    /// assert_eq!(t.dependents(), 1);
+    /// drop(c);
+    /// assert_eq!(t.dependents(), 0);
+    /// ```
+    pub fn dependents(&self) -> usize {
+        self.node.dependents()
+    }
+
+    /// Blocks until the token is cancelled.
+    pub fn wait(&self) {
+        self.node.list.block_until(|| self.is_cancelled(), None);
+    }
+
+    /// Blocks until the token is cancelled or `timeout` passes; true if cancelled.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// assert!(!t.wait_timeout(std::time::Duration::from_millis(1)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        match Instant::now().checked_add(timeout) {
+            Some(d) => self.node.list.block_until(|| self.is_cancelled(), Some(d)),
+            None => {
+                self.wait();
+                true
+            }
+        }
+    }
+
+    /// Blocks until this token or `other` is cancelled.
+    ///
+    /// # Errors
+    /// `other`'s cause if `other` was cancelled while `self` was not.
+    ///
+    /// ```
+    /// let (t, stop) = (gogroup::CancelToken::new(), gogroup::CancelToken::new());
+    /// stop.cancel();
+    /// assert!(t.wait_cancellable(&stop).is_err());
+    /// ```
+    pub fn wait_cancellable(&self, other: &CancelToken) -> Result<()> {
+        self.wait_until(None, Some(other))
+    }
+
+    /// The general wait: until cancelled, `deadline`, or `other`'s cancellation.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if `deadline` passed first; `other`'s
+    /// cause if `other` was cancelled first.
+    pub fn wait_until(&self, deadline: Option<Instant>, other: Option<&CancelToken>) -> Result<()> {
+        let registration = other.map(|o| {
+            let node = self.node.clone();
+            o.on_cancel_inline(move |_| node.list.notify_all())
+        });
+        let done = self.node.list.block_until(
+            || self.is_cancelled() || other.is_some_and(|o| o.is_cancelled()),
+            deadline,
+        );
+        if let Some(r) = registration {
+            r.stop();
+        }
+        if self.is_cancelled() {
+            Ok(())
+        } else if let Some(o) = other.filter(|_| done) {
+            Err(o.cause().unwrap_or_else(Error::canceled))
+        } else {
+            Err(Error::timeout())
+        }
+    }
+
+    /// A future that completes when the token is cancelled (a plain `Future`, no runtime).
+    pub fn wait_async(&self) -> CancelledFuture {
+        CancelledFuture {
+            token: self.clone(),
+            key: None,
+        }
+    }
+
+    /// Whether `a` and `b` are handles to the same token.
+    pub fn ptr_eq(a: &CancelToken, b: &CancelToken) -> bool {
+        Arc::ptr_eq(&a.node, &b.node)
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+impl Clone for CancelToken {
+    fn clone(&self) -> Self {
+        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        CancelToken {
+            node: self.node.clone(),
+        }
+    }
+}
+
+impl Drop for CancelToken {
+    fn drop(&mut self) {
+        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            tree::release(&self.node);
+        }
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .field("deadline", &self.deadline())
+            .finish()
+    }
+}
+
+/// An `on_cancel` callback's registration (Go's `AfterFunc` stop function).
+///
+/// Dropping it leaves the callback registered, as in Go.
+pub struct Registration {
+    node: Arc<Node>,
+    callback: Arc<tree::Callback>,
+    key: usize,
+}
+
+impl Registration {
+    /// Unregisters the callback. True iff this prevented it from running; false if it already
+    /// started (or ran) or was already stopped. Does not wait for a running callback.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// let reg = t.on_cancel(|_| unreachable!());
+    /// assert!(reg.stop());
+    /// assert!(!reg.stop());
+    /// t.cancel();
+    /// ```
+    pub fn stop(&self) -> bool {
+        tree::unregister(&self.node, &self.callback, self.key)
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration").finish_non_exhaustive()
+    }
+}
+
+/// Cancels its token when dropped. See [`CancelToken::drop_guard`].
+#[derive(Debug)]
+pub struct DropGuard {
+    token: Option<CancelToken>,
+}
+
+impl DropGuard {
+    /// Defuses the guard and returns the token, uncancelled.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// let kept = t.drop_guard().disarm();
+    /// assert!(!kept.is_cancelled());
+    /// ```
+    pub fn disarm(mut self) -> CancelToken {
+        self.token.take().expect("a DropGuard always holds its token until disarmed")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.token.take() {
+            t.cancel();
+        }
+    }
+}
+
+/// The future returned by [`CancelToken::wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct CancelledFuture {
+    token: CancelToken,
+    key: Option<usize>,
+}
+
+impl fmt::Debug for CancelledFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelledFuture")
+            .field("cancelled", &self.token.is_cancelled())
+            .finish()
+    }
+}
+
+impl Future for CancelledFuture {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.token.is_cancelled() {
+            this.token.node.list.remove(&mut this.key);
+            return Poll::Ready(());
+        }
+        let node = &this.token.node;
+        if node.list.register(&mut this.key, cx.waker(), || node.is_cancelled()) {
+            node.list.remove(&mut this.key);
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for CancelledFuture {
+    fn drop(&mut self) {
+        self.token.node.list.remove(&mut self.key);
+    }
+}

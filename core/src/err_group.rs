@@ -1,0 +1,494 @@
+//! [`ErrGroup`]: Go's `golang.org/x/sync/errgroup.Group`, with a token every task receives.
+//!
+//! Like Go's: tasks started with [`go`](ErrGroup::go) run concurrently; [`wait`](ErrGroup::wait)
+//! waits for all of them and returns the *first* error (the first task to finish with one); that
+//! error is sticky across reuse; with a token ([`ErrGroup::with_token`], Go's `WithContext`) the
+//! first error cancels the group's token, with that error as the cause, and so does the return
+//! of `wait` (cause `Canceled` if no task failed); [`set_limit`](ErrGroup::set_limit) and
+//! [`try_go`](ErrGroup::try_go) bound the number of active tasks.
+//!
+//! Beyond Go, each on purpose:
+//! * every task receives the group's [`CancelToken`] directly (golang/go#34510);
+//! * changing the limit while tasks are active is an error, [`ErrorKind::LimitInUse`] with Go's
+//!   text, never a panic and never Go's silent corruption when going from no limit to a limit;
+//! * `go` blocked on a full limit returns promptly with the token's cause once the group's
+//!   token is cancelled (Go blocks forever);
+//! * [`Collect::All`] keeps every error in finishing order (Go refused this four times);
+//! * a task's panic cancels the group's token at once and is resumed from `wait` after every
+//!   task finished — the counter and the limit slot are released only *after* the panic is
+//!   recorded and the token cancelled, so `wait` can never return before the panic is known
+//!   (the race Go fixed in `WaitGroup.Go` but not in errgroup);
+//! * [`shutdown`](ErrGroup::shutdown) cancels, waits at most a grace period, and reports how
+//!   many tasks still run (bcmills' `Stop`, golang/go#57534).
+//!
+//! # Invariants
+//! 1. A task's outcome (error, panic) is recorded, and the token cancelled if that is the rule,
+//!    *before* its limit slot and its counter are released (Go's E5: cancel before release).
+//! 2. The first recorded error never changes (sticky).
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::cancel_token::CancelToken;
+use crate::error::{Error, Result};
+use crate::limit::Limit;
+use crate::loom::{Arc, AtomicBool, Mutex, lock};
+use crate::pool;
+use crate::wait_group::{WaitGroup, WaitGroupFuture, panic_error};
+
+/// Which task errors an [`ErrGroup`] keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Collect {
+    /// Only the first error (Go's rule); later errors are dropped, deliberately.
+    #[default]
+    First,
+    /// Every error, in the order the tasks finished. [`ErrGroup::wait`] still returns the first;
+    /// [`ErrGroup::errors`] returns them all.
+    All,
+}
+
+/// A group of tasks that fail together (Go's `errgroup.Group`).
+///
+/// `ErrGroup` is a handle: clones refer to the same group (so a task may start more tasks).
+///
+/// # Examples
+/// ```
+/// use gogroup::{CancelToken, ErrGroup, Error};
+///
+/// let g = ErrGroup::with_token(&CancelToken::new());
+/// g.go(|token| {
+///     // a slow task that stops when a sibling fails
+///     token.wait();
+///     Err(token.cause().unwrap())
+/// })
+/// .unwrap();
+/// g.go(|_| Err(Error::custom("inventory service down"))).unwrap();
+/// let err = g.wait().unwrap_err();
+/// assert_eq!(err.to_string(), "inventory service down");
+/// assert!(g.token().is_cancelled());
+/// ```
+#[derive(Clone)]
+pub struct ErrGroup {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    wg: WaitGroup,
+    token: CancelToken,
+    /// Go's `WithContext`: cancel on the first error and when `wait` returns.
+    cancel_on_error: bool,
+    limit: Limit,
+    collect: Collect,
+    errors: Mutex<Vec<Error>>,
+    has_panic: AtomicBool,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+/// Builds an [`ErrGroup`] with a token, a limit and a collection mode.
+///
+/// ```
+/// use gogroup::{CancelToken, Collect, ErrGroup};
+/// let parent = CancelToken::new();
+/// let g = ErrGroup::builder().token(&parent).limit(4).collect(Collect::All).build();
+/// assert_eq!(g.limit(), Some(4));
+/// ```
+#[derive(Debug, Default)]
+pub struct ErrGroupBuilder {
+    parent: Option<CancelToken>,
+    limit: Option<i64>,
+    collect: Collect,
+}
+
+impl ErrGroupBuilder {
+    /// Derive the group's token from `parent`, and cancel it on the first error and when `wait`
+    /// returns (Go's `WithContext`).
+    pub fn token(mut self, parent: &CancelToken) -> Self {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// At most `n` active tasks (negative: no limit; 0: nothing may start).
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Which errors to keep.
+    pub fn collect(mut self, collect: Collect) -> Self {
+        self.collect = collect;
+        self
+    }
+
+    /// The group.
+    pub fn build(self) -> ErrGroup {
+        let (token, cancel_on_error) = match &self.parent {
+            Some(p) => (p.child(), true),
+            None => (CancelToken::new(), false),
+        };
+        ErrGroup {
+            shared: Arc::new(Shared {
+                wg: WaitGroup::new(),
+                token,
+                cancel_on_error,
+                limit: Limit::new(self.limit.unwrap_or(-1)),
+                collect: self.collect,
+                errors: Mutex::new(Vec::new()),
+                has_panic: AtomicBool::new(false),
+                panic: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl Default for ErrGroup {
+    fn default() -> Self {
+        ErrGroup::new()
+    }
+}
+
+impl fmt::Debug for ErrGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrGroup")
+            .field("active", &self.active())
+            .field("limit", &self.limit())
+            .field("collect", &self.shared.collect)
+            .field("cancelled", &self.shared.token.is_cancelled())
+            .finish()
+    }
+}
+
+impl ErrGroup {
+    /// A group like Go's zero `Group`: no limit, and errors do **not** cancel anything.
+    ///
+    /// Tasks still receive a token: the group's own, cancelled only by
+    /// [`shutdown`](ErrGroup::shutdown) (or by a task's panic).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|_| Err(gogroup::Error::custom("first"))).unwrap();
+    /// assert_eq!(g.wait().unwrap_err().to_string(), "first");
+    /// assert!(!g.token().is_cancelled());
+    /// ```
+    pub fn new() -> ErrGroup {
+        ErrGroupBuilder::default().build()
+    }
+
+    /// A group whose token is a child of `parent`, cancelled with the first error as its cause,
+    /// and when `wait` returns (Go's `WithContext`).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::with_token(&gogroup::CancelToken::new());
+    /// g.go(|_| Ok::<(), gogroup::Error>(())).unwrap();
+    /// g.wait().unwrap();
+    /// assert!(g.token().is_cancelled()); // even on success, as in Go
+    /// ```
+    pub fn with_token(parent: &CancelToken) -> ErrGroup {
+        ErrGroupBuilder::default().token(parent).build()
+    }
+
+    /// A builder for a token, a limit and a collection mode together.
+    pub fn builder() -> ErrGroupBuilder {
+        ErrGroupBuilder::default()
+    }
+
+    /// The group's token, the one every task receives.
+    pub fn token(&self) -> &CancelToken {
+        &self.shared.token
+    }
+
+    /// Starts `f(token)` on gogroup's pool, waiting first for a free slot if a limit is set.
+    ///
+    /// Tasks started after an error still run (as in Go); they should watch the token.
+    ///
+    /// # Errors
+    /// If the group's token is cancelled while `go` waits for a slot, `go` returns the token's
+    /// cause at once and `f` never runs (Go would block forever).
+    ///
+    /// # Panics
+    /// Never in the caller; a panic in `f` is captured (see [`ErrGroup::wait`]).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|_| -> Result<(), std::io::Error> { Ok(()) }).unwrap();
+    /// g.wait().unwrap();
+    /// ```
+    pub fn go<F, E>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<Error>,
+    {
+        let s = &self.shared;
+        s.limit.acquire(&s.token, || {
+            let me = self.shared.clone();
+            s.token.on_cancel_inline(move |_| me.limit.wake_all())
+        })?;
+        self.start(f);
+        Ok(())
+    }
+
+    /// Starts `f` only if a slot is free right now; false (and `f` dropped unrun) otherwise.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(0).unwrap();
+    /// assert!(!g.try_go(|_| Ok::<(), gogroup::Error>(())));
+    /// ```
+    pub fn try_go<F, E>(&self, f: F) -> bool
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<Error>,
+    {
+        if !self.shared.limit.try_acquire() {
+            return false;
+        }
+        self.start(f);
+        true
+    }
+
+    fn start<F, E>(&self, f: F)
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<Error>,
+    {
+        let s = self.shared.clone();
+        if let Err(e) = s.wg.add(1) {
+            // Only reachable at 2^32 - 1 active tasks: refuse to lose it silently.
+            s.limit.release();
+            s.record(e);
+            return;
+        }
+        pool::submit(Box::new(move || {
+            let token = s.token.clone();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => s.record(e.into()),
+                Err(p) => s.record_panic(p),
+            }
+            // Invariant 1: outcome recorded first, then the slot, then the counter.
+            s.limit.release();
+            let _ = s.wg.done();
+        }));
+    }
+
+    /// Limits the active tasks to `n` (Go's `SetLimit`): negative for no limit, 0 so that
+    /// nothing may start.
+    ///
+    /// # Errors
+    /// [`ErrorKind::LimitInUse`](crate::ErrorKind::LimitInUse) if any task is active (Go panics,
+    /// or corrupts its count when going from no limit to a limit). Setting the current value
+    /// again is always allowed.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(2).unwrap();
+    /// assert_eq!(g.limit(), Some(2));
+    /// g.set_limit(-1).unwrap();
+    /// assert_eq!(g.limit(), None);
+    /// ```
+    pub fn set_limit(&self, n: i64) -> Result<()> {
+        self.shared.limit.set(n)
+    }
+
+    /// The current limit (`None`: no limit).
+    pub fn limit(&self) -> Option<u64> {
+        self.shared.limit.get()
+    }
+
+    /// Tasks started and not yet finished.
+    pub fn active(&self) -> usize {
+        self.shared.wg.count()
+    }
+
+    /// Waits for every task, then returns the first error (sticky across reuse).
+    ///
+    /// With a token (Go's `WithContext`), the token is cancelled when `wait` returns, with the
+    /// first error as its cause, or `Canceled` if there was none.
+    ///
+    /// # Errors
+    /// The first task error.
+    ///
+    /// # Panics
+    /// Resumes the first panic of a task (once), after every task finished.
+    pub fn wait(&self) -> Result<()> {
+        let _ = self.shared.wg.wait_until(None, None);
+        self.shared.resume_panic();
+        self.shared.finish()
+    }
+
+    /// Like [`wait`](ErrGroup::wait), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if tasks still run (nothing is
+    /// cancelled then); else as [`wait`](ErrGroup::wait).
+    ///
+    /// # Panics
+    /// As [`wait`](ErrGroup::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        self.shared.wg.wait_until(Instant::now().checked_add(timeout), None)?;
+        self.shared.resume_panic();
+        self.shared.finish()
+    }
+
+    /// Like [`wait`](ErrGroup::wait), but returns early with `token`'s cause if `token` is
+    /// cancelled first (the tasks keep running; nothing is left registered on `token`).
+    ///
+    /// # Errors
+    /// `token`'s cause, or the first task error.
+    ///
+    /// # Panics
+    /// As [`wait`](ErrGroup::wait).
+    pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
+        self.shared.wg.wait_until(None, Some(token))?;
+        self.shared.resume_panic();
+        self.shared.finish()
+    }
+
+    /// The general wait, which never unwinds: a task panic is returned as
+    /// [`ErrorKind::Panic`](crate::ErrorKind::Panic) instead of being resumed.
+    ///
+    /// # Errors
+    /// `Timeout` if `deadline` passed, `token`'s cause if it was cancelled, else as
+    /// [`wait`](ErrGroup::wait), with a panic reported as an error.
+    pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
+        self.shared.wg.wait_until(deadline, token)?;
+        let panicked = self.shared.take_panic().map(|p| panic_error(&*p));
+        let result = self.shared.finish();
+        match panicked {
+            Some(e) => Err(e),
+            None => result,
+        }
+    }
+
+    /// A future resolving to what [`wait`](ErrGroup::wait) returns (no runtime needed).
+    pub fn wait_async(&self) -> ErrGroupFuture {
+        ErrGroupFuture {
+            group: self.clone(),
+            wait: self.shared.wg.wait_async(),
+        }
+    }
+
+    /// The recorded errors in finishing order: every error with [`Collect::All`], at most the
+    /// first with [`Collect::First`]. A panic is recorded as an
+    /// [`ErrorKind::Panic`](crate::ErrorKind::Panic) error.
+    pub fn errors(&self) -> Vec<Error> {
+        lock(&self.shared.errors).clone()
+    }
+
+    /// Graceful shutdown: cancels the token (with `cause`, else `Canceled`), waits at most
+    /// `grace` for the tasks, and returns how many still run (0: all stopped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|token| { token.wait(); Ok::<(), gogroup::Error>(()) }).unwrap();
+    /// assert_eq!(g.shutdown(None, Duration::from_secs(10)), 0);
+    /// ```
+    pub fn shutdown(&self, cause: Option<Error>, grace: Duration) -> usize {
+        self.shared
+            .token
+            .cancel_with(cause.unwrap_or_else(Error::canceled));
+        let _ = self
+            .shared
+            .wg
+            .wait_until(Instant::now().checked_add(grace), None);
+        self.shared.wg.count()
+    }
+}
+
+impl Shared {
+    fn record(&self, e: Error) {
+        let first = {
+            let mut errors = lock(&self.errors);
+            let first = errors.is_empty();
+            if first || self.collect == Collect::All {
+                errors.push(e.clone());
+            }
+            first
+        };
+        if first && self.cancel_on_error {
+            self.token.cancel_with(e);
+        }
+    }
+
+    fn record_panic(&self, p: Box<dyn Any + Send>) {
+        let e = panic_error(&*p);
+        {
+            let mut slot = lock(&self.panic);
+            if slot.is_none() {
+                *slot = Some(p);
+                self.has_panic.store(true, Ordering::Release);
+            }
+        }
+        self.record(e.clone());
+        // A panic cancels the group's token at once, whatever the error rule.
+        self.token.cancel_with(e);
+    }
+
+    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        if !self.has_panic.load(Ordering::Acquire) {
+            return None;
+        }
+        let p = lock(&self.panic).take();
+        self.has_panic.store(false, Ordering::Release);
+        p
+    }
+
+    fn resume_panic(&self) {
+        if let Some(p) = self.take_panic() {
+            self.finish_cancel();
+            std::panic::resume_unwind(p);
+        }
+    }
+
+    fn first_error(&self) -> Option<Error> {
+        lock(&self.errors).first().cloned()
+    }
+
+    fn finish_cancel(&self) {
+        if self.cancel_on_error {
+            self.token
+                .cancel_with(self.first_error().unwrap_or_else(Error::canceled));
+        }
+    }
+
+    /// What `wait` does once every task finished.
+    fn finish(&self) -> Result<()> {
+        self.finish_cancel();
+        match self.first_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The future returned by [`ErrGroup::wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ErrGroupFuture {
+    group: ErrGroup,
+    wait: WaitGroupFuture,
+}
+
+impl fmt::Debug for ErrGroupFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrGroupFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for ErrGroupFuture {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match Pin::new(&mut self.wait).poll(cx) {
+            Poll::Ready(()) => {
+                self.group.shared.resume_panic();
+                Poll::Ready(self.group.shared.finish())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

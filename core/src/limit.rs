@@ -1,0 +1,190 @@
+//! The concurrency limit of an [`ErrGroup`](crate::ErrGroup): Go's `SetLimit` semaphore,
+//! made safe to change and aware of cancellation.
+//!
+//! Go implements the limit as a buffered channel that `SetLimit` *replaces*; changing it while
+//! tasks run panics, except from "no limit" to a limit, which silently corrupts the count. Here
+//! the active count and the limit live in one atomic word, so:
+//!
+//! # Invariants
+//! 1. `active <= limit` at every instant (checked by the loom model `loom_err_group`).
+//! 2. The limit changes only in a compare-and-swap that also sees `active == 0`; any change
+//!    while a task is active is refused with `LimitInUse`, whatever the old and new limits.
+//! 3. A task waiting for a slot sets the `waiters` bit in the same word before it sleeps, and
+//!    every release that sees the bit wakes the waiters: no wake-up is lost.
+//! 4. A waiter also wakes when the group's token is cancelled, and then gives up (Go blocks).
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+
+use crate::cancel_token::{CancelToken, Registration};
+use crate::error::{Error, Result};
+use crate::loom::AtomicU64;
+use crate::wait_list::WaitList;
+
+const WAITERS: u64 = 1 << 31;
+const ACTIVE_MASK: u64 = WAITERS - 1;
+const LIMIT_SHIFT: u32 = 32;
+/// The encoded "no limit".
+const UNLIMITED: u64 = u32::MAX as u64;
+
+#[inline]
+fn active(s: u64) -> u64 {
+    s & ACTIVE_MASK
+}
+
+#[inline]
+fn limit(s: u64) -> u64 {
+    s >> LIMIT_SHIFT
+}
+
+pub(crate) struct Limit {
+    state: AtomicU64,
+    list: WaitList,
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Ordering::Acquire);
+        f.debug_struct("Limit")
+            .field("active", &active(s))
+            .field("limit", &self.get())
+            .finish()
+    }
+}
+
+impl Limit {
+    pub(crate) fn new(n: i64) -> Limit {
+        Limit {
+            state: AtomicU64::new(encode(n) << LIMIT_SHIFT),
+            list: WaitList::new(),
+        }
+    }
+
+    /// The limit, `None` when unlimited.
+    pub(crate) fn get(&self) -> Option<u64> {
+        let l = limit(self.state.load(Ordering::Acquire));
+        (l != UNLIMITED).then_some(l)
+    }
+
+    /// Takes a slot if one is free.
+    pub(crate) fn try_acquire(&self) -> bool {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if active(s) >= limit(s) || active(s) == ACTIVE_MASK {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Takes a slot, waiting for one; gives up with the token's cause if it is cancelled.
+    ///
+    /// `wake_on_cancel` registers, on `token`, a callback that calls [`Limit::wake_all`] on this
+    /// limit (invariant 4); it is only called if the wait is not over at once, and the
+    /// registration is stopped before this returns.
+    pub(crate) fn acquire(
+        &self,
+        token: &CancelToken,
+        wake_on_cancel: impl FnOnce() -> Registration,
+    ) -> Result<()> {
+        if self.try_acquire() {
+            return Ok(());
+        }
+        let registration = wake_on_cancel();
+        let result = self.acquire_slow(token);
+        registration.stop();
+        result
+    }
+
+    fn acquire_slow(&self, token: &CancelToken) -> Result<()> {
+        loop {
+            if token.is_cancelled() {
+                return Err(token.cause().unwrap_or_else(Error::canceled));
+            }
+            // Invariant 3: announce, then re-check in the same atomic step.
+            let s = self.state.fetch_or(WAITERS, Ordering::AcqRel);
+            if active(s) < limit(s) {
+                if self.try_acquire() {
+                    return Ok(());
+                }
+                continue;
+            }
+            let state = &self.state;
+            self.list.block_until(
+                || {
+                    let s = state.load(Ordering::Acquire);
+                    s & WAITERS == 0 || active(s) < limit(s) || token.is_cancelled()
+                },
+                None,
+            );
+            if self.try_acquire() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Returns a slot.
+    pub(crate) fn release(&self) {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            debug_assert!(active(s) > 0, "release without acquire");
+            let next = (s - 1) & !WAITERS;
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        if s & WAITERS != 0 {
+            self.list.notify_all();
+        }
+    }
+
+    /// Wakes every waiter (used when the group's token is cancelled).
+    pub(crate) fn wake_all(&self) {
+        self.list.notify_all();
+    }
+
+    /// Go's `SetLimit`, refusing any change while a task is active (invariant 2).
+    pub(crate) fn set(&self, n: i64) -> Result<()> {
+        let new = encode(n);
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if limit(s) == new {
+                return Ok(());
+            }
+            if active(s) != 0 {
+                return Err(Error::limit_in_use(active(s) as usize));
+            }
+            let next = (new << LIMIT_SHIFT) | (s & !(u64::MAX << LIMIT_SHIFT) & !WAITERS);
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        if s & WAITERS != 0 {
+            self.list.notify_all();
+        }
+        Ok(())
+    }
+}
+
+fn encode(n: i64) -> u64 {
+    if n < 0 {
+        UNLIMITED
+    } else {
+        // Anything at or above u32::MAX concurrently active tasks is "no limit" in practice.
+        (n as u64).min(UNLIMITED)
+    }
+}

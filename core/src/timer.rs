@@ -1,0 +1,135 @@
+//! One clock and one thread for every deadline in the process.
+//!
+//! `with_timeout`/`with_deadline` tokens, and the pool's starvation check, schedule a closure
+//! at an [`Instant`] (the monotonic clock, the same for every runtime). One thread, started on
+//! first use and gone after an idle period, sleeps until the earliest entry is due: 100,000
+//! pending deadlines are 100,000 map entries, not 100,000 threads.
+//!
+//! # Invariants
+//! 1. Entries are keyed by `(instant, sequence)`, so removal is `O(log n)` and a cancelled
+//!    token leaves nothing behind: its entry (and the `Arc` it holds) is dropped at once.
+//! 2. Due closures run on the timer thread with the timer's lock released; they must be short
+//!    (cancelling a token is: user callbacks go to the pool).
+//!
+//! Uses `std` primitives even under loom: deadlines are outside loom's model.
+
+use std::collections::BTreeMap;
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+
+use crate::pool;
+
+/// Identifies a scheduled entry for [`cancel`].
+pub(crate) type TimerKey = (Instant, u64);
+
+type Entry = Box<dyn FnOnce() + Send>;
+
+struct Timer {
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    entries: BTreeMap<TimerKey, Entry>,
+    seq: u64,
+    thread_running: bool,
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<Timer> = OnceLock::new();
+    TIMER.get_or_init(|| Timer {
+        state: Mutex::new(State::default()),
+        cv: Condvar::new(),
+    })
+}
+
+/// Runs `f` on the timer thread at (or soon after) `at`.
+pub(crate) fn schedule(at: Instant, f: Entry) -> TimerKey {
+    let t = timer();
+    let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
+    st.seq += 1;
+    let key = (at, st.seq);
+    let earliest = st.entries.first_key_value().is_none_or(|(k, _)| key < *k);
+    st.entries.insert(key, f);
+    if !st.thread_running {
+        let spawned = std::thread::Builder::new()
+            .name("gogroup-timer".into())
+            .spawn(run)
+            .is_ok();
+        // If the OS refuses a thread, entries wait for the next schedule call to try again.
+        st.thread_running = spawned;
+    } else if earliest {
+        t.cv.notify_one();
+    }
+    key
+}
+
+/// Removes a pending entry; true if it had not run yet.
+pub(crate) fn cancel(key: TimerKey) -> bool {
+    let t = timer();
+    let removed = t
+        .state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entries
+        .remove(&key);
+    // Drop the closure (and whatever it holds) outside the lock.
+    removed.is_some()
+}
+
+/// Pending entries (diagnostics).
+pub(crate) fn pending() -> usize {
+    timer()
+        .state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entries
+        .len()
+}
+
+/// Whether the timer thread is alive (diagnostics).
+pub(crate) fn thread_running() -> bool {
+    timer()
+        .state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .thread_running
+}
+
+fn run() {
+    let t = timer();
+    let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let now = Instant::now();
+        match st.entries.first_key_value().map(|(k, _)| *k) {
+            Some(key) if key.0 <= now => {
+                let f = st.entries.remove(&key);
+                drop(st);
+                if let Some(f) = f {
+                    // A panicking entry must not kill the one timer thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                }
+                st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+            Some(key) => {
+                st = t
+                    .cv
+                    .wait_timeout(st, key.0 - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            None => {
+                let (guard, res) = t
+                    .cv
+                    .wait_timeout(st, pool::idle_timeout())
+                    .unwrap_or_else(PoisonError::into_inner);
+                st = guard;
+                if res.timed_out() && st.entries.is_empty() {
+                    st.thread_running = false;
+                    return;
+                }
+            }
+        }
+    }
+}

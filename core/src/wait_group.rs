@@ -1,0 +1,478 @@
+//! [`WaitGroup`]: Go's `sync.WaitGroup`, with the sharp edges removed.
+//!
+//! Like Go's, it is a counter: `add(n)` before starting work, `done()` when a piece finishes,
+//! `wait()` until the counter is zero — and `go(f)` does all three for one task. Unlike Go's:
+//!
+//! * a change that would make the counter negative is **rejected before it is applied**
+//!   ([`ErrorKind::NegativeCounter`], Go's text `"sync: negative WaitGroup counter"`); the group
+//!   stays usable, where Go panics and leaves it corrupted;
+//! * **reuse is always safe**: waiters of a finished round are released even if `add` starts the
+//!   next round at once (Go panics "WaitGroup is reused before previous Wait has returned");
+//! * a panic inside a `go` task is **captured**: the counter is still released, and the first
+//!   panic is resumed from `wait()` once every task finished (as `std::thread::scope` does). Go
+//!   crashes the process instead — a library embedded in Python or Node must not;
+//! * there are four ways to wait: [`wait`](WaitGroup::wait),
+//!   [`wait_timeout`](WaitGroup::wait_timeout), [`wait_cancellable`](WaitGroup::wait_cancellable)
+//!   (which also returns when a token is cancelled and leaves nothing blocked behind it) and
+//!   [`wait_async`](WaitGroup::wait_async) (a plain `Future`, no runtime needed).
+//!
+//! # Invariants
+//! 1. `state` packs `counter` (high 32 bits), a round number `generation` (bits 1..=31) and a
+//!    `waiters` bit (bit 0). Every change is one compare-and-swap, so a rejected change is never
+//!    visible to anyone.
+//! 2. The change that brings the counter to zero also bumps `generation` and clears `waiters`,
+//!    in the same CAS. A waiter waits for the generation it saw to *change*, not for the counter
+//!    to be zero, so a new round started by `add` cannot trap it (safe reuse).
+//! 3. `done()` takes no lock and makes no system call unless `waiters` was set.
+//! 4. A waiter sets `waiters` before it sleeps (and reads the generation in the same atomic
+//!    operation); see [`WaitList`](crate::wait_list) for why no wake-up is lost.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::cancel_token::CancelToken;
+use crate::error::{Error, ErrorKind, Result};
+use crate::loom::{Arc, AtomicBool, AtomicU64, Mutex, SPIN_LIMIT, lock, spin_hint};
+use crate::pool;
+use crate::wait_list::WaitList;
+
+const WAITERS: u64 = 1;
+const GEN_ONE: u64 = 1 << 1;
+const GEN_MASK: u64 = 0xFFFF_FFFE;
+const COUNTER_SHIFT: u32 = 32;
+
+#[inline]
+fn counter(s: u64) -> u64 {
+    s >> COUNTER_SHIFT
+}
+
+#[inline]
+fn generation(s: u64) -> u64 {
+    s & GEN_MASK
+}
+
+/// Waits for a collection of tasks to finish (Go's `sync.WaitGroup`).
+///
+/// A `WaitGroup` is a handle: clones share one counter, so a clone can be moved into each task.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use gogroup::WaitGroup;
+///
+/// let wg = WaitGroup::new();
+/// let hits = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..10 {
+///     let hits = hits.clone();
+///     wg.go(move || {
+///         hits.fetch_add(1, Ordering::Relaxed);
+///     });
+/// }
+/// wg.wait();
+/// assert_eq!(hits.load(Ordering::Relaxed), 10);
+/// ```
+#[derive(Clone)]
+pub struct WaitGroup {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    state: AtomicU64,
+    list: WaitList,
+    has_panic: AtomicBool,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Default for WaitGroup {
+    fn default() -> Self {
+        WaitGroup::new()
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroup")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+impl WaitGroup {
+    /// A new wait group with a zero counter.
+    ///
+    /// ```
+    /// assert_eq!(gogroup::WaitGroup::new().count(), 0);
+    /// ```
+    pub fn new() -> WaitGroup {
+        WaitGroup {
+            inner: Arc::new(Inner {
+                state: AtomicU64::new(0),
+                list: WaitList::new(),
+                has_panic: AtomicBool::new(false),
+                panic: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Adds `delta` (which may be negative) to the counter.
+    ///
+    /// When the counter reaches zero, every waiter is released.
+    ///
+    /// # Errors
+    /// * [`ErrorKind::NegativeCounter`] if the counter would drop below zero. Nothing changes.
+    /// * [`ErrorKind::InvalidArgument`] if the counter would exceed `u32::MAX`. Nothing changes.
+    ///
+    /// # Examples
+    /// ```
+    /// use gogroup::{ErrorKind, WaitGroup};
+    /// let wg = WaitGroup::new();
+    /// wg.add(2).unwrap();
+    /// let err = wg.add(-3).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NegativeCounter);
+    /// assert_eq!(err.to_string(), "sync: negative WaitGroup counter");
+    /// assert_eq!(wg.count(), 2); // rejected, not applied
+    /// ```
+    pub fn add(&self, delta: i64) -> Result<()> {
+        self.inner.add(delta)
+    }
+
+    /// Decrements the counter by one (`add(-1)`).
+    ///
+    /// Takes no lock and makes no system call unless a waiter is asleep.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NegativeCounter`] if the counter is already zero.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// wg.done().unwrap();
+    /// assert!(wg.done().is_err());
+    /// ```
+    pub fn done(&self) -> Result<()> {
+        self.inner.add(-1)
+    }
+
+    /// The current counter.
+    pub fn count(&self) -> usize {
+        counter(self.inner.state.load(Ordering::Acquire)) as usize
+    }
+
+    /// Runs `f` on gogroup's pool, counted by this group (Go 1.25's `WaitGroup.Go`).
+    ///
+    /// The counter is incremented in the *caller*, before `f` can run, so a `wait` that starts
+    /// after `go` returns always waits for `f`. The return of `f` happens-before the return of
+    /// the `wait` it releases.
+    ///
+    /// # Panics
+    /// Never in the caller. If `f` panics, the panic is captured, the counter is still
+    /// released, and the first captured panic is resumed by [`WaitGroup::wait`].
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.go(|| panic!("boom"));
+    /// let caught = std::panic::catch_unwind(|| wg.wait());
+    /// assert!(caught.is_err());
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
+        // Cannot overflow in practice; if it would, run unaccounted rather than lose the task.
+        let counted = self.inner.add(1).is_ok();
+        let inner = self.inner.clone();
+        pool::submit(Box::new(move || {
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                inner.record_panic(p);
+            }
+            if counted {
+                let _ = inner.add(-1);
+            }
+        }));
+    }
+
+    /// Blocks until the counter is zero.
+    ///
+    /// Returns at once if it already is. Spins briefly, then sleeps.
+    ///
+    /// # Panics
+    /// Resumes the first panic captured from a [`WaitGroup::go`] task (once).
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.wait(); // zero: returns at once
+    /// ```
+    pub fn wait(&self) {
+        // Without a deadline or a token, the only way out is the end of the round.
+        let _ = Inner::block(&self.inner, None, None);
+        self.inner.resume_panic();
+    }
+
+    /// Like [`WaitGroup::wait`], giving up after `timeout`. True if the counter reached zero.
+    ///
+    /// # Panics
+    /// Resumes a captured task panic, as [`WaitGroup::wait`] does.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// assert!(!wg.wait_timeout(std::time::Duration::from_millis(1)));
+    /// wg.done().unwrap();
+    /// assert!(wg.wait_timeout(std::time::Duration::from_secs(1)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let done = Inner::block(&self.inner, Instant::now().checked_add(timeout), None).is_ok();
+        if done {
+            self.inner.resume_panic();
+        }
+        done
+    }
+
+    /// Blocks until the counter is zero or `token` is cancelled, whichever comes first.
+    ///
+    /// Nothing is left behind either way: the wake-up registered on `token` is removed before
+    /// this returns (the leak a goroutine-plus-select `WaitContext` has).
+    ///
+    /// # Errors
+    /// The token's cause, if it was cancelled before the counter reached zero.
+    ///
+    /// # Panics
+    /// Resumes a captured task panic, as [`WaitGroup::wait`] does.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// let token = gogroup::CancelToken::new();
+    /// token.cancel();
+    /// assert_eq!(wg.wait_cancellable(&token).unwrap_err().to_string(), "context canceled");
+    /// ```
+    pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
+        Inner::block(&self.inner, None, Some(token))?;
+        self.inner.resume_panic();
+        Ok(())
+    }
+
+    /// The general wait, which never unwinds: until zero, `deadline`, or `token`'s cancellation.
+    ///
+    /// Meant for bindings and callers that cannot let a panic unwind through them.
+    ///
+    /// # Errors
+    /// * [`ErrorKind::Timeout`] if `deadline` passed first;
+    /// * the token's cause if `token` was cancelled first;
+    /// * [`ErrorKind::Panic`] (with the panic message) if a `go` task panicked; the panic is
+    ///   then reported here instead of being resumed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// let err = wg.wait_until(Some(Instant::now() + Duration::from_millis(1)), None).unwrap_err();
+    /// assert_eq!(err.kind(), gogroup::ErrorKind::Timeout);
+    /// ```
+    pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
+        Inner::block(&self.inner, deadline, token)?;
+        match self.inner.take_panic() {
+            Some(p) => Err(panic_error(&*p)),
+            None => Ok(()),
+        }
+    }
+
+    /// A future that completes when the counter is zero.
+    ///
+    /// Plain `std::future::Future`, driven by `Waker`s: it works under any executor, and dropping
+    /// it removes its registration. The future resumes a captured task panic on completion, as
+    /// [`WaitGroup::wait`] does.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// let wg = gogroup::WaitGroup::new();
+    /// let w = wg.clone();
+    /// wg.go(move || drop(w));
+    /// block_on(wg.wait_async());
+    /// ```
+    pub fn wait_async(&self) -> WaitGroupFuture {
+        WaitGroupFuture {
+            inner: self.inner.clone(),
+            generation: None,
+            key: None,
+        }
+    }
+}
+
+pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> Error {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string());
+    Error::new(ErrorKind::Panic, format!("task panicked: {msg}"))
+}
+
+impl Inner {
+    fn add(&self, delta: i64) -> Result<()> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let c = counter(s) as i64;
+            let new = c + delta;
+            if new < 0 {
+                return Err(Error::negative_counter());
+            }
+            if new > u32::MAX as i64 {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "sync: WaitGroup counter overflow",
+                ));
+            }
+            let next = if new == 0 && c != 0 {
+                // Invariant 2: the round ends; bump the generation, clear the waiters bit.
+                generation(s.wrapping_add(GEN_ONE))
+            } else {
+                ((new as u64) << COUNTER_SHIFT) | (s & (GEN_MASK | WAITERS))
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    if new == 0 && c != 0 && s & WAITERS != 0 {
+                        self.list.notify_all();
+                    }
+                    return Ok(());
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Waits for the current round to end. `Ok` when it did; `Err` on deadline or token.
+    ///
+    /// Takes the `Arc` so that a token's wake-up callback can own what it wakes.
+    fn block(this: &Arc<Inner>, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
+        let inner: &Inner = this;
+        let s = inner.state.load(Ordering::Acquire);
+        if counter(s) == 0 {
+            return Ok(());
+        }
+        let gen0 = generation(s);
+        for _ in 0..SPIN_LIMIT {
+            if generation(inner.state.load(Ordering::Acquire)) != gen0 {
+                return Ok(());
+            }
+            spin_hint();
+        }
+        if let Some(t) = token {
+            if t.is_cancelled() {
+                return Err(t.cause().unwrap_or_else(Error::canceled));
+            }
+        }
+        // Invariant 4: announce ourselves and read the round in one atomic step.
+        let s = inner.state.fetch_or(WAITERS, Ordering::AcqRel);
+        if counter(s) == 0 || generation(s) != gen0 {
+            return Ok(());
+        }
+        let registration = token.map(|t| {
+            let me = this.clone();
+            t.on_cancel_inline(move |_| me.list.notify_all())
+        });
+        let ended = || generation(inner.state.load(Ordering::Acquire)) != gen0;
+        let cancelled = || token.is_some_and(|t| t.is_cancelled());
+        inner.list.block_until(|| ended() || cancelled(), deadline);
+        if let Some(r) = registration {
+            r.stop();
+        }
+        if ended() {
+            Ok(())
+        } else if let Some(t) = token.filter(|t| t.is_cancelled()) {
+            Err(t.cause().unwrap_or_else(Error::canceled))
+        } else {
+            Err(Error::timeout())
+        }
+    }
+
+    fn record_panic(&self, p: Box<dyn Any + Send>) {
+        let mut slot = lock(&self.panic);
+        if slot.is_none() {
+            *slot = Some(p);
+            self.has_panic.store(true, Ordering::Release);
+        }
+    }
+
+    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        if !self.has_panic.load(Ordering::Acquire) {
+            return None;
+        }
+        let p = lock(&self.panic).take();
+        self.has_panic.store(false, Ordering::Release);
+        p
+    }
+
+    fn resume_panic(&self) {
+        if let Some(p) = self.take_panic() {
+            std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// The future returned by [`WaitGroup::wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitGroupFuture {
+    inner: Arc<Inner>,
+    generation: Option<u64>,
+    key: Option<usize>,
+}
+
+impl fmt::Debug for WaitGroupFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroupFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for WaitGroupFuture {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let gen0 = match this.generation {
+            Some(g) => g,
+            None => {
+                let s = this.inner.state.load(Ordering::Acquire);
+                if counter(s) == 0 {
+                    this.inner.resume_panic();
+                    return Poll::Ready(());
+                }
+                let s = this.inner.state.fetch_or(WAITERS, Ordering::AcqRel);
+                if counter(s) == 0 {
+                    this.inner.resume_panic();
+                    return Poll::Ready(());
+                }
+                this.generation = Some(generation(s));
+                generation(s)
+            }
+        };
+        let state = &this.inner.state;
+        let ended = || generation(state.load(Ordering::Acquire)) != gen0;
+        if this.inner.list.register(&mut this.key, cx.waker(), ended) {
+            this.inner.list.remove(&mut this.key);
+            this.inner.resume_panic();
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for WaitGroupFuture {
+    fn drop(&mut self) {
+        self.inner.list.remove(&mut self.key);
+    }
+}

@@ -1,0 +1,151 @@
+//! The one place where threads sleep and futures park: a condition variable plus a list of
+//! [`Waker`]s, shared by every waitable thing in core.
+//!
+//! The *condition* ("the counter reached zero", "the token is cancelled") always lives in an
+//! atomic of the owner; the list only knows how to sleep until the owner says it changed.
+//!
+//! # Invariants
+//! 1. A waiter evaluates its condition while holding the list's lock and goes to sleep (or
+//!    registers its waker) without releasing it in between.
+//! 2. A notifier changes the condition *before* it calls [`WaitList::notify_all`], which takes
+//!    the lock. Together with 1 this rules out lost wake-ups: a waiter that saw the old condition
+//!    is already asleep (or registered) when the notifier gets the lock.
+//! 3. `notify_all` makes no system call when no thread sleeps, and takes no lock at all when its
+//!    owner knows that nobody waits (owners keep a "waiters" bit for that).
+//! 4. A registered future owns its slot until it is dropped; notifying empties the slot's waker
+//!    but never frees the slot, so a slot index is never reused under a live future.
+
+use std::task::Waker;
+use std::time::Instant;
+
+use crate::loom::{Condvar, Mutex, SPIN_LIMIT, lock, spin_hint};
+
+pub(crate) struct WaitList {
+    inner: Mutex<Slots>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// Threads asleep on `cv` (so `notify_all` knows whether a syscall is needed).
+    sleepers: usize,
+    /// Future slots: `Some(None)` is a registered future whose waker was already used.
+    wakers: Vec<Option<Option<Waker>>>,
+    free: Vec<usize>,
+    registered: usize,
+}
+
+impl WaitList {
+    pub(crate) fn new() -> WaitList {
+        WaitList {
+            inner: Mutex::new(Slots::default()),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Spins briefly, then sleeps until `ready()` is true or `deadline` passes. Returns the last
+    /// value of `ready()`. `ready` must only read atomics (it runs under the lock).
+    pub(crate) fn block_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+        for _ in 0..SPIN_LIMIT {
+            if ready() {
+                return true;
+            }
+            spin_hint();
+        }
+        let mut slots = lock(&self.inner);
+        loop {
+            if ready() {
+                return true;
+            }
+            slots.sleepers += 1;
+            slots = match deadline {
+                None => self
+                    .cv
+                    .wait(slots)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        slots.sleepers -= 1;
+                        return ready();
+                    }
+                    self.cv
+                        .wait_timeout(slots, deadline - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+            slots.sleepers -= 1;
+        }
+    }
+
+    /// Registers (or refreshes) a future's waker unless `ready()` holds; returns `ready()`.
+    ///
+    /// `key` is the future's slot, allocated on first use and kept until [`WaitList::remove`].
+    pub(crate) fn register(&self, key: &mut Option<usize>, waker: &Waker, ready: impl Fn() -> bool) -> bool {
+        let mut slots = lock(&self.inner);
+        if ready() {
+            return true;
+        }
+        match *key {
+            Some(k) => match &mut slots.wakers[k] {
+                Some(Some(w)) if w.will_wake(waker) => {}
+                slot => *slot = Some(Some(waker.clone())),
+            },
+            None => {
+                let k = match slots.free.pop() {
+                    Some(k) => {
+                        slots.wakers[k] = Some(Some(waker.clone()));
+                        k
+                    }
+                    None => {
+                        slots.wakers.push(Some(Some(waker.clone())));
+                        slots.wakers.len() - 1
+                    }
+                };
+                slots.registered += 1;
+                *key = Some(k);
+            }
+        }
+        false
+    }
+
+    /// Frees a future's slot (on completion or drop).
+    pub(crate) fn remove(&self, key: &mut Option<usize>) {
+        if let Some(k) = key.take() {
+            let mut slots = lock(&self.inner);
+            slots.wakers[k] = None;
+            slots.registered -= 1;
+            if slots.registered == 0 {
+                // Leave no bookkeeping behind once nobody waits (no growth under churn).
+                slots.wakers = Vec::new();
+                slots.free = Vec::new();
+            } else {
+                slots.free.push(k);
+            }
+        }
+    }
+
+    /// Wakes every sleeping thread and every registered future.
+    pub(crate) fn notify_all(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut slots = lock(&self.inner);
+            if slots.sleepers > 0 {
+                self.cv.notify_all();
+            }
+            if slots.registered > 0 {
+                wakers.extend(slots.wakers.iter_mut().filter_map(|s| s.as_mut()?.take()));
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Registered futures (diagnostics and tests).
+    #[cfg(test)]
+    pub(crate) fn registered(&self) -> usize {
+        lock(&self.inner).registered
+    }
+}
