@@ -262,17 +262,25 @@ impl ErrGroup {
             s.record(e);
             return;
         }
-        pool::submit(Box::new(move || {
-            let token = s.token.clone();
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => s.record(e.into()),
-                Err(p) => s.record_panic(p),
-            }
-            // Invariant 1: outcome recorded first, then the slot, then the counter.
-            s.limit.release();
-            let _ = s.wg.done();
-        }));
+        pool::submit(Box::new(move || s.run(f)));
+    }
+
+    /// `go`, but running `f` on the calling thread: lets the loom models drive tasks on loom's
+    /// own threads (the pool is outside the model).
+    #[cfg(loom)]
+    pub(crate) fn go_inline<F, E>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<Error>,
+    {
+        let s = &self.shared;
+        s.limit.acquire(&s.token, || {
+            let me = self.shared.clone();
+            s.token.on_cancel_inline(move |_| me.limit.wake_all())
+        })?;
+        s.wg.add(1)?;
+        s.run(f);
+        Ok(())
     }
 
     /// Limits the active tasks to `n` (Go's `SetLimit`): negative for no limit, 0 so that
@@ -401,6 +409,23 @@ impl ErrGroup {
 }
 
 impl Shared {
+    /// Runs one task to completion and accounts for it (invariant 1).
+    fn run<F, E>(&self, f: F)
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E>,
+        E: Into<Error>,
+    {
+        let token = self.token.clone();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.record(e.into()),
+            Err(p) => self.record_panic(p),
+        }
+        // Invariant 1: outcome recorded first, then the slot, then the counter.
+        self.limit.release();
+        let _ = self.wg.done();
+    }
+
     fn record(&self, e: Error) {
         let first = {
             let mut errors = lock(&self.errors);

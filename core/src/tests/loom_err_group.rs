@@ -1,0 +1,65 @@
+use loom::thread;
+
+use crate::loom::{Arc, AtomicUsize};
+use crate::{CancelToken, ErrGroup, Error};
+use std::sync::atomic::Ordering;
+
+/// The first error to be recorded is the one `wait` returns and the token's cause.
+#[test]
+fn loom_first_error_wins_and_becomes_the_cause() {
+    loom::model(|| {
+        let g = ErrGroup::with_token(&CancelToken::new());
+        let (a, b) = (Error::custom("a"), Error::custom("b"));
+        let (g2, a2) = (g.clone(), a.clone());
+        let t = thread::spawn(move || g2.go_inline(move |_| Err::<(), _>(a2)).unwrap());
+        let b2 = b.clone();
+        g.go_inline(move |_| Err::<(), _>(b2)).unwrap();
+        t.join().unwrap();
+        let first = g.wait().unwrap_err();
+        assert!(Error::ptr_eq(&first, &a) || Error::ptr_eq(&first, &b));
+        assert!(Error::ptr_eq(&g.token().cause().unwrap(), &first));
+    });
+}
+
+/// With a limit of 1, two concurrent tasks never run at the same time.
+#[test]
+fn loom_limit_is_never_exceeded() {
+    loom::model(|| {
+        let g = ErrGroup::new();
+        g.set_limit(1).unwrap();
+        let active = Arc::new(AtomicUsize::new(0));
+        let task = |active: Arc<AtomicUsize>| {
+            move |_| {
+                let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                assert_eq!(now, 1, "limit exceeded");
+                active.fetch_sub(1, Ordering::SeqCst);
+                Ok::<(), Error>(())
+            }
+        };
+        let (g2, a2) = (g.clone(), active.clone());
+        let t = thread::spawn(move || g2.go_inline(task(a2)).unwrap());
+        g.go_inline(task(active.clone())).unwrap();
+        t.join().unwrap();
+        g.wait().unwrap();
+    });
+}
+
+/// `set_limit` racing a task either succeeds before it or is refused while it is active.
+#[test]
+fn loom_limit_change_while_busy_is_refused_not_corrupting() {
+    loom::model(|| {
+        let g = ErrGroup::new();
+        let g2 = g.clone();
+        let t = thread::spawn(move || g2.go_inline(|_| Ok::<(), Error>(())).unwrap());
+        let changed = g.set_limit(1);
+        t.join().unwrap();
+        if let Err(e) = changed {
+            assert_eq!(e.kind(), crate::ErrorKind::LimitInUse);
+        }
+        g.wait().unwrap();
+        // Idle again: any change is accepted, and the group still runs tasks.
+        g.set_limit(2).unwrap();
+        g.go_inline(|_| Ok::<(), Error>(())).unwrap();
+        g.wait().unwrap();
+    });
+}
