@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::loom::Arc;
 
-use tree::Node;
+use tree::{Node, Why};
 
 /// A cancellation signal shared by any number of threads, tasks and runtimes.
 ///
@@ -140,9 +140,8 @@ impl CancelToken {
             return self.child(); // the parent's earlier deadline governs (Go does the same)
         }
         let node = tree::attach(&[&self.node], Some(at));
-        let cause = cause.unwrap_or_else(Error::deadline_exceeded);
         if at <= Instant::now() {
-            tree::cancel(&node, Error::deadline_exceeded(), cause);
+            tree::cancel(&node, Why::DeadlineExceeded, cause);
         } else if !node.is_cancelled() {
             tree::arm_deadline(&node, at, cause);
         }
@@ -181,7 +180,7 @@ impl CancelToken {
     /// assert!(!t.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
-        tree::cancel(&self.node, Error::canceled(), Error::canceled())
+        tree::cancel(&self.node, Why::Canceled, None)
     }
 
     /// Cancels with `cause` (Go's `CancelCauseFunc`). `err()` is still `Canceled`.
@@ -197,7 +196,7 @@ impl CancelToken {
     /// assert_eq!(t.cause().unwrap().to_string(), "shutting down");
     /// ```
     pub fn cancel_with(&self, cause: Error) -> bool {
-        tree::cancel(&self.node, Error::canceled(), cause)
+        tree::cancel(&self.node, Why::Canceled, Some(cause))
     }
 
     /// Whether the token is cancelled. One atomic load.
@@ -306,7 +305,10 @@ impl CancelToken {
 
     /// Blocks until the token is cancelled.
     pub fn wait(&self) {
-        self.node.list.block_until(|| self.is_cancelled(), None);
+        if !self.is_cancelled() {
+            self.node.announce_waiter();
+            self.node.list.block_until(|| self.is_cancelled(), None);
+        }
     }
 
     /// Blocks until the token is cancelled or `timeout` passes; true if cancelled.
@@ -317,7 +319,10 @@ impl CancelToken {
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         match Instant::now().checked_add(timeout) {
-            Some(d) => self.node.list.block_until(|| self.is_cancelled(), Some(d)),
+            Some(d) => {
+                self.node.announce_waiter();
+                self.node.list.block_until(|| self.is_cancelled(), Some(d))
+            }
             None => {
                 self.wait();
                 true
@@ -345,6 +350,7 @@ impl CancelToken {
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if `deadline` passed first; `other`'s
     /// cause if `other` was cancelled first.
     pub fn wait_until(&self, deadline: Option<Instant>, other: Option<&CancelToken>) -> Result<()> {
+        self.node.announce_waiter();
         let registration = other.map(|o| {
             let node = self.node.clone();
             o.on_cancel_inline(move |_| node.list.notify_all())
@@ -457,7 +463,9 @@ impl DropGuard {
     /// assert!(!kept.is_cancelled());
     /// ```
     pub fn disarm(mut self) -> CancelToken {
-        self.token.take().expect("a DropGuard always holds its token until disarmed")
+        self.token
+            .take()
+            .expect("a DropGuard always holds its token until disarmed")
     }
 }
 
@@ -494,7 +502,13 @@ impl Future for CancelledFuture {
             return Poll::Ready(());
         }
         let node = &this.token.node;
-        if node.list.register(&mut this.key, cx.waker(), || node.is_cancelled()) {
+        if this.key.is_none() {
+            node.announce_waiter();
+        }
+        if node
+            .list
+            .register(&mut this.key, cx.waker(), || node.is_cancelled())
+        {
             node.list.remove(&mut this.key);
             return Poll::Ready(());
         }

@@ -337,7 +337,9 @@ impl ErrGroup {
     /// # Panics
     /// As [`wait`](ErrGroup::wait).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        self.shared.wg.wait_until(Instant::now().checked_add(timeout), None)?;
+        self.shared
+            .wg
+            .wait_until(Instant::now().checked_add(timeout), None)?;
         self.shared.resume_panic();
         self.shared.finish()
     }

@@ -120,7 +120,9 @@ impl ErrorKind {
             ErrorKind::Canceled => "context canceled",
             ErrorKind::DeadlineExceeded => "context deadline exceeded",
             ErrorKind::Timeout => "wait timed out",
-            ErrorKind::LimitInUse => "errgroup: modify limit while goroutines in the group are still active",
+            ErrorKind::LimitInUse => {
+                "errgroup: modify limit while goroutines in the group are still active"
+            }
             ErrorKind::Panic => "task panicked",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::Custom => "error",
@@ -323,7 +325,9 @@ impl Error {
     pub(crate) fn limit_in_use(active: usize) -> Error {
         Error::new(
             ErrorKind::LimitInUse,
-            format!("errgroup: modify limit while {active} goroutines in the group are still active"),
+            format!(
+                "errgroup: modify limit while {active} goroutines in the group are still active"
+            ),
         )
     }
 

@@ -239,10 +239,9 @@ fn worker() {
             continue;
         }
         q.sleeping += 1;
-        let (guard, res) = p
-            .cv
-            .wait_timeout(q, idle_timeout())
-            .unwrap_or_else(PoisonError::into_inner);
+        let (guard, res) =
+            p.cv.wait_timeout(q, idle_timeout())
+                .unwrap_or_else(PoisonError::into_inner);
         q = guard;
         q.sleeping -= 1;
         if res.timed_out() && q.jobs.is_empty() {

@@ -68,12 +68,16 @@ pub(crate) fn schedule(at: Instant, f: Entry) -> TimerKey {
 /// Removes a pending entry; true if it had not run yet.
 pub(crate) fn cancel(key: TimerKey) -> bool {
     let t = timer();
-    let removed = t
-        .state
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entries
-        .remove(&key);
+    let removed = {
+        let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_first = st.entries.first_key_value().is_some_and(|(k, _)| *k == key);
+        let removed = st.entries.remove(&key);
+        if was_first {
+            // The thread sleeps until this entry's instant: let it re-plan (or retire).
+            t.cv.notify_one();
+        }
+        removed
+    };
     // Drop the closure (and whatever it holds) outside the lock.
     removed.is_some()
 }
@@ -113,17 +117,15 @@ fn run() {
                 st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
             }
             Some(key) => {
-                st = t
-                    .cv
-                    .wait_timeout(st, key.0 - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                st =
+                    t.cv.wait_timeout(st, key.0 - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
             }
             None => {
-                let (guard, res) = t
-                    .cv
-                    .wait_timeout(st, pool::idle_timeout())
-                    .unwrap_or_else(PoisonError::into_inner);
+                let (guard, res) =
+                    t.cv.wait_timeout(st, pool::idle_timeout())
+                        .unwrap_or_else(PoisonError::into_inner);
                 st = guard;
                 if res.timed_out() && st.entries.is_empty() {
                     st.thread_running = false;

@@ -160,6 +160,7 @@ impl WaitGroup {
     }
 
     /// The current counter.
+    #[inline]
     pub fn count(&self) -> usize {
         counter(self.inner.state.load(Ordering::Acquire)) as usize
     }
@@ -206,7 +207,19 @@ impl WaitGroup {
     /// let wg = gogroup::WaitGroup::new();
     /// wg.wait(); // zero: returns at once
     /// ```
+    #[inline]
     pub fn wait(&self) {
+        // Fast path (inlined into the caller): zero and no pending panic.
+        if counter(self.inner.state.load(Ordering::Acquire)) == 0
+            && !self.inner.has_panic.load(Ordering::Acquire)
+        {
+            return;
+        }
+        self.wait_slow();
+    }
+
+    #[cold]
+    fn wait_slow(&self) {
         // Without a deadline or a token, the only way out is the end of the round.
         let _ = Inner::block(&self.inner, None, None);
         self.inner.resume_panic();
@@ -324,7 +337,8 @@ impl Inner {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let c = counter(s) as i64;
-            let new = c + delta;
+            // `c` fits in 32 bits, so only a huge positive `delta` can overflow here.
+            let new = c.checked_add(delta).unwrap_or(i64::MAX);
             if new < 0 {
                 return Err(Error::negative_counter());
             }
@@ -358,7 +372,11 @@ impl Inner {
     /// Waits for the current round to end. `Ok` when it did; `Err` on deadline or token.
     ///
     /// Takes the `Arc` so that a token's wake-up callback can own what it wakes.
-    fn block(this: &Arc<Inner>, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
+    fn block(
+        this: &Arc<Inner>,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+    ) -> Result<()> {
         let inner: &Inner = this;
         let s = inner.state.load(Ordering::Acquire);
         if counter(s) == 0 {

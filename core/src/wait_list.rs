@@ -82,7 +82,12 @@ impl WaitList {
     /// Registers (or refreshes) a future's waker unless `ready()` holds; returns `ready()`.
     ///
     /// `key` is the future's slot, allocated on first use and kept until [`WaitList::remove`].
-    pub(crate) fn register(&self, key: &mut Option<usize>, waker: &Waker, ready: impl Fn() -> bool) -> bool {
+    pub(crate) fn register(
+        &self,
+        key: &mut Option<usize>,
+        waker: &Waker,
+        ready: impl Fn() -> bool,
+    ) -> bool {
         let mut slots = lock(&self.inner);
         if ready() {
             return true;

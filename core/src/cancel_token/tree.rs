@@ -2,9 +2,10 @@
 //! (child nodes and callbacks) and the algorithms that cancel, attach and detach them.
 //!
 //! # Invariants
-//! 1. A node is cancelled at most once: `err` and `cause` are set together, exactly once, under
-//!    the node's lock, and `state` is set to `CANCELLED` in the same critical section. Nothing
-//!    ever un-cancels a node.
+//! 1. A node is cancelled at most once: its `state` (which also says *why*: cancelled or
+//!    deadline) and its `cause` are set together, exactly once, under the node's lock. Nothing
+//!    ever un-cancels a node. A plain `cancel()` stores no `Error` at all (the cause is then
+//!    the err, built on read), so cancelling costs no reference-count traffic.
 //! 2. Two locks are only ever held together as *parent, then child* (`attach` of an `any` node
 //!    is the only place that nests). Cancelling holds one lock at a time, so cancel storms,
 //!    interlocked cancels and concurrent child creation cannot deadlock.
@@ -17,6 +18,9 @@
 //!    created and dropped leave the parent's bookkeeping empty.
 //! 5. No user code runs under a lock: callbacks are collected and run (inline ones) or handed to
 //!    the pool (ordinary ones) after every lock is released.
+//! 6. A thread or future about to wait on a node first sets `has_waiters` under the node's lock;
+//!    `cancel` reads it in the critical section that cancels, and touches the wait list only if
+//!    it is set. Either the canceller sees the flag, or the waiter sees the cancellation.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -29,7 +33,31 @@ use crate::timer::{self, TimerKey};
 use crate::wait_list::WaitList;
 
 const LIVE: u8 = 0;
-const CANCELLED: u8 = 1;
+const CANCELED: u8 = 1;
+const DEADLINE: u8 = 2;
+
+/// Why a node was cancelled: what `err()` reports (Go's `Canceled` / `DeadlineExceeded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Why {
+    Canceled,
+    DeadlineExceeded,
+}
+
+impl Why {
+    fn state(self) -> u8 {
+        match self {
+            Why::Canceled => CANCELED,
+            Why::DeadlineExceeded => DEADLINE,
+        }
+    }
+
+    fn error(self) -> Error {
+        match self {
+            Why::Canceled => Error::canceled(),
+            Why::DeadlineExceeded => Error::deadline_exceeded(),
+        }
+    }
+}
 
 pub(crate) struct Node {
     state: AtomicU8,
@@ -42,8 +70,9 @@ pub(crate) struct Node {
 }
 
 struct Inner {
-    err: Option<Error>,
-    cause: Option<Error>,
+    /// Set once, with `state` (invariant 1). `Some(None)`: cancelled, cause = err.
+    cause: Option<Option<Error>>,
+    has_waiters: bool,
     parents: Vec<(Arc<Node>, usize)>,
     dependents: Slab<Dependent>,
     timer: Option<TimerKey>,
@@ -83,8 +112,8 @@ impl Node {
             state: AtomicU8::new(LIVE),
             handles: AtomicUsize::new(1),
             inner: Mutex::new(Inner {
-                err: None,
                 cause: None,
+                has_waiters: false,
                 parents,
                 dependents: Slab::new(),
                 timer: None,
@@ -96,21 +125,31 @@ impl Node {
 
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CANCELLED
+        self.state.load(Ordering::Acquire) != LIVE
+    }
+
+    fn why(&self) -> Option<Why> {
+        match self.state.load(Ordering::Acquire) {
+            LIVE => None,
+            CANCELED => Some(Why::Canceled),
+            _ => Some(Why::DeadlineExceeded),
+        }
     }
 
     pub(crate) fn err(&self) -> Option<Error> {
-        if !self.is_cancelled() {
-            return None;
-        }
-        lock(&self.inner).err.clone()
+        self.why().map(Why::error)
     }
 
     pub(crate) fn cause(&self) -> Option<Error> {
-        if !self.is_cancelled() {
-            return None;
-        }
-        lock(&self.inner).cause.clone()
+        let why = self.why()?;
+        let given = lock(&self.inner).cause.clone().flatten();
+        Some(given.unwrap_or_else(|| why.error()))
+    }
+
+    /// Invariant 6: call before waiting on `list`.
+    pub(crate) fn announce_waiter(&self) {
+        let mut g = lock(&self.inner);
+        g.has_waiters = true;
     }
 
     pub(crate) fn dependents(&self) -> usize {
@@ -124,47 +163,47 @@ impl Node {
 /// cause, and attaches to nothing more.
 pub(crate) fn attach(parents: &[&Arc<Node>], deadline: Option<Instant>) -> Arc<Node> {
     let node = Arc::new(Node::with(deadline, Vec::with_capacity(parents.len())));
-    let mut inherited: Option<(Error, Error)> = None;
+    let mut inherited: Option<(Why, Option<Error>)> = None;
     for parent in parents {
         let mut p = lock(&parent.inner);
-        if let (Some(err), Some(cause)) = (&p.err, &p.cause) {
-            inherited = Some((err.clone(), cause.clone()));
+        if let (Some(why), Some(cause)) = (parent.why(), &p.cause) {
+            inherited = Some((why, cause.clone()));
             break;
         }
         // Invariant 2: parent, then child.
         let mut n = lock(&node.inner);
-        if n.err.is_some() {
+        if n.cause.is_some() {
             break; // an earlier parent already cancelled us
         }
         let key = p.dependents.insert(Dependent::Child(node.clone()));
         n.parents.push(((*parent).clone(), key));
     }
-    if let Some((err, cause)) = inherited {
-        cancel(&node, err, cause);
+    if let Some((why, cause)) = inherited {
+        cancel(&node, why, cause);
     }
     node
 }
 
 /// Cancels `node` and, before returning, every descendant. True if this call did it.
-pub(crate) fn cancel(node: &Arc<Node>, err: Error, cause: Error) -> bool {
+pub(crate) fn cancel(node: &Arc<Node>, why: Why, cause: Option<Error>) -> bool {
     let mut first = true;
     let mut did = false;
     let mut stack = vec![node.clone()];
     let mut callbacks: Vec<Arc<Callback>> = Vec::new();
     while let Some(n) = stack.pop() {
-        let (dependents, parents, timer) = {
+        let (dependents, parents, timer, has_waiters) = {
             let mut g = lock(&n.inner);
-            if g.err.is_some() {
+            if g.cause.is_some() {
                 first = false;
                 continue;
             }
-            g.err = Some(err.clone());
             g.cause = Some(cause.clone());
-            n.state.store(CANCELLED, Ordering::Release);
+            n.state.store(why.state(), Ordering::Release);
             (
                 std::mem::take(&mut g.dependents),
                 std::mem::take(&mut g.parents),
                 g.timer.take(),
+                g.has_waiters,
             )
         };
         if first {
@@ -177,7 +216,9 @@ pub(crate) fn cancel(node: &Arc<Node>, err: Error, cause: Error) -> bool {
         for (parent, key) in parents {
             detach_from(&parent, key, &n);
         }
-        n.list.notify_all();
+        if has_waiters {
+            n.list.notify_all();
+        }
         for d in dependents.into_values() {
             match d {
                 Dependent::Child(c) => stack.push(c),
@@ -185,8 +226,11 @@ pub(crate) fn cancel(node: &Arc<Node>, err: Error, cause: Error) -> bool {
             }
         }
     }
-    for cb in callbacks {
-        fire(cb, cause.clone());
+    if !callbacks.is_empty() {
+        let cause = cause.unwrap_or_else(|| why.error());
+        for cb in callbacks {
+            fire(cb, cause.clone());
+        }
     }
     did
 }
@@ -196,11 +240,12 @@ pub(crate) fn cancel(node: &Arc<Node>, err: Error, cause: Error) -> bool {
 fn detach_from(parent: &Arc<Node>, key: usize, child: &Arc<Node>) {
     let orphaned = {
         let mut p = lock(&parent.inner);
-        let ours = matches!(p.dependents.get(key), Some(Dependent::Child(c)) if Arc::ptr_eq(c, child));
+        let ours =
+            matches!(p.dependents.get(key), Some(Dependent::Child(c)) if Arc::ptr_eq(c, child));
         if ours {
             p.dependents.remove(key);
         }
-        ours && p.dependents.is_empty() && p.err.is_none()
+        ours && p.dependents.is_empty() && p.cause.is_none()
     };
     if orphaned && parent.handles.load(Ordering::Acquire) == 0 {
         release(parent);
@@ -212,7 +257,10 @@ fn detach_from(parent: &Arc<Node>, key: usize, child: &Arc<Node>) {
 pub(crate) fn release(node: &Arc<Node>) {
     let (parents, timer) = {
         let mut g = lock(&node.inner);
-        if node.handles.load(Ordering::Acquire) != 0 || !g.dependents.is_empty() || g.err.is_some() {
+        if node.handles.load(Ordering::Acquire) != 0
+            || !g.dependents.is_empty()
+            || g.cause.is_some()
+        {
             return;
         }
         (std::mem::take(&mut g.parents), g.timer.take())
@@ -226,16 +274,16 @@ pub(crate) fn release(node: &Arc<Node>) {
 }
 
 /// Arms `node`'s deadline on the timer thread (it fires `cancel` with `DeadlineExceeded`).
-pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Error) {
+pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Option<Error>) {
     let target = node.clone();
     let key = timer::schedule(
         at,
         Box::new(move || {
-            cancel(&target, Error::deadline_exceeded(), cause);
+            cancel(&target, Why::DeadlineExceeded, cause);
         }),
     );
     let mut g = lock(&node.inner);
-    if g.err.is_some() {
+    if g.cause.is_some() {
         drop(g);
         timer::cancel(key); // cancelled meanwhile: leave nothing scheduled
     } else {
@@ -244,7 +292,11 @@ pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Error) {
 }
 
 /// Registers `f` to run when `node` is cancelled (at once if it already is).
-pub(crate) fn register(node: &Arc<Node>, f: Box<dyn FnOnce(Error) + Send>, inline: bool) -> (Arc<Callback>, usize) {
+pub(crate) fn register(
+    node: &Arc<Node>,
+    f: Box<dyn FnOnce(Error) + Send>,
+    inline: bool,
+) -> (Arc<Callback>, usize) {
     let cb = Arc::new(Callback {
         state: AtomicU8::new(CB_PENDING),
         inline,
@@ -258,7 +310,8 @@ pub(crate) fn register(node: &Arc<Node>, f: Box<dyn FnOnce(Error) + Send>, inlin
         }
     };
     if let Some(cause) = cause {
-        fire(cb.clone(), cause);
+        let why = node.why().unwrap_or(Why::Canceled);
+        fire(cb.clone(), cause.unwrap_or_else(|| why.error()));
     }
     (cb, key)
 }
@@ -272,11 +325,12 @@ pub(crate) fn unregister(node: &Arc<Node>, cb: &Arc<Callback>, key: usize) -> bo
     if key != usize::MAX {
         let orphaned = {
             let mut g = lock(&node.inner);
-            let ours = matches!(g.dependents.get(key), Some(Dependent::Callback(c)) if Arc::ptr_eq(c, cb));
+            let ours =
+                matches!(g.dependents.get(key), Some(Dependent::Callback(c)) if Arc::ptr_eq(c, cb));
             if ours {
                 g.dependents.remove(key);
             }
-            ours && g.dependents.is_empty() && g.err.is_none()
+            ours && g.dependents.is_empty() && g.cause.is_none()
         };
         if orphaned && node.handles.load(Ordering::Acquire) == 0 {
             release(node);
@@ -289,7 +343,16 @@ pub(crate) fn unregister(node: &Arc<Node>, cb: &Arc<Callback>, key: usize) -> bo
     stopped
 }
 
+/// Commits `cb` to run (as Go's cancel does: once `cancel` returned, `stop` can no longer
+/// prevent it), then runs it inline or hands it to the pool.
 fn fire(cb: Arc<Callback>, cause: Error) {
+    if cb
+        .state
+        .compare_exchange(CB_PENDING, CB_STARTED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return; // stopped first
+    }
     if cb.inline {
         run_callback(&cb, cause);
     } else {
@@ -298,13 +361,6 @@ fn fire(cb: Arc<Callback>, cause: Error) {
 }
 
 fn run_callback(cb: &Callback, cause: Error) {
-    if cb
-        .state
-        .compare_exchange(CB_PENDING, CB_STARTED, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        return; // stopped first
-    }
     let f = lock(&cb.f).take();
     if let Some(f) = f {
         // A panicking callback must not take the canceller (or a pool worker) down with it.
