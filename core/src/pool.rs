@@ -56,17 +56,19 @@ pub struct PoolStats {
     pub pending_deadlines: usize,
 }
 
+/// Keeps a hot atomic on its own cache line, so that workers and submitters writing one do not
+/// slow down readers of another.
+#[repr(align(128))]
+struct Padded<T>(T);
+
 struct Pool {
-    queue: Mutex<Queue>,
+    queue: Padded<Mutex<Queue>>,
     cv: Condvar,
-    /// Mirrors `queue.jobs.len()` so spinning workers need no lock.
-    queued: AtomicUsize,
+    /// Mirrors `queue.jobs.len()` so that a spinning worker needs no lock.
+    queued: Padded<AtomicUsize>,
+    /// Workers spinning on an empty queue (they will take a task without being woken).
+    searching: Padded<AtomicUsize>,
     live: AtomicUsize,
-    busy: AtomicUsize,
-    /// Workers spinning on the queue (about to take a task without being woken).
-    searching: AtomicUsize,
-    /// Tasks taken so far: the starvation check compares it across one period.
-    taken: AtomicU64,
     check_scheduled: AtomicBool,
 }
 
@@ -74,6 +76,8 @@ struct Pool {
 struct Queue {
     jobs: VecDeque<Job>,
     sleeping: usize,
+    /// Tasks taken so far: the starvation check compares it across one period.
+    taken: u64,
 }
 
 static IDLE_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
@@ -85,15 +89,19 @@ const WORKER_SPIN: u32 = 2_000;
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        queue: Mutex::new(Queue::default()),
+        queue: Padded(Mutex::new(Queue::default())),
         cv: Condvar::new(),
-        queued: AtomicUsize::new(0),
+        queued: Padded(AtomicUsize::new(0)),
+        searching: Padded(AtomicUsize::new(0)),
         live: AtomicUsize::new(0),
-        busy: AtomicUsize::new(0),
-        searching: AtomicUsize::new(0),
-        taken: AtomicU64::new(0),
         check_scheduled: AtomicBool::new(false),
     })
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn min_threads() -> usize {
@@ -120,21 +128,18 @@ pub fn spawn<F: FnOnce() + Send + 'static>(f: F) {
 
 pub(crate) fn submit(job: Job) {
     let p = pool();
-    let (wake, sleeping) = {
-        let mut q = p.queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let sleeping = {
+        let mut q = p.lock();
         q.jobs.push_back(job);
-        p.queued.store(q.jobs.len(), Ordering::Release);
-        (q.sleeping > 0, q.sleeping)
+        p.queued.0.store(q.jobs.len(), Ordering::Release);
+        q.sleeping
     };
-    if p.searching.load(Ordering::Acquire) > 0 {
+    if p.searching.0.load(Ordering::Acquire) > 0 {
         return; // a spinning worker will take it
     }
-    if wake {
-        let _ = sleeping;
+    if sleeping > 0 {
         p.cv.notify_one();
-        return;
-    }
-    if p.live.load(Ordering::Acquire) < min_threads() {
+    } else if p.live.load(Ordering::Acquire) < min_threads() {
         start_worker();
     } else {
         schedule_starvation_check();
@@ -167,9 +172,9 @@ fn run_queued_inline() {
     let p = pool();
     loop {
         let job = {
-            let mut q = p.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut q = p.lock();
             let job = q.jobs.pop_front();
-            p.queued.store(q.jobs.len(), Ordering::Release);
+            p.queued.0.store(q.jobs.len(), Ordering::Release);
             job
         };
         match job {
@@ -184,7 +189,7 @@ fn schedule_starvation_check() {
     if p.check_scheduled.swap(true, Ordering::AcqRel) {
         return;
     }
-    let seen = p.taken.load(Ordering::Acquire);
+    let seen = p.lock().taken;
     timer::schedule(
         Instant::now() + STARVATION_CHECK,
         Box::new(move || starvation_check(seen)),
@@ -194,11 +199,14 @@ fn schedule_starvation_check() {
 fn starvation_check(seen: u64) {
     let p = pool();
     p.check_scheduled.store(false, Ordering::Release);
-    let queued = p.queued.load(Ordering::Acquire);
+    let (queued, taken) = {
+        let q = p.lock();
+        (q.jobs.len(), q.taken)
+    };
     if queued == 0 {
         return;
     }
-    if p.taken.load(Ordering::Acquire) == seen && p.searching.load(Ordering::Acquire) == 0 {
+    if taken == seen && p.searching.0.load(Ordering::Acquire) == 0 {
         // Nobody took a task for a whole period: every worker is blocked. Grow, doubling at most.
         let live = p.live.load(Ordering::Acquire).max(1);
         for _ in 0..queued.min(live) {
@@ -217,31 +225,34 @@ fn run_job(job: Job) {
 
 fn worker() {
     let p = pool();
-    let mut q = p.queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut q = p.lock();
     loop {
         if let Some(job) = q.jobs.pop_front() {
-            p.queued.store(q.jobs.len(), Ordering::Release);
+            q.taken += 1;
+            p.queued.0.store(q.jobs.len(), Ordering::Release);
             drop(q);
-            p.taken.fetch_add(1, Ordering::AcqRel);
-            p.busy.fetch_add(1, Ordering::AcqRel);
             run_job(job);
-            p.busy.fetch_sub(1, Ordering::AcqRel);
-            // Spin briefly for the next task before going to sleep.
-            p.searching.fetch_add(1, Ordering::AcqRel);
-            for _ in 0..WORKER_SPIN {
-                if p.queued.load(Ordering::Acquire) > 0 {
-                    break;
+            if p.queued.0.load(Ordering::Acquire) == 0 {
+                // Spin briefly for the next task before going to sleep.
+                p.searching.0.fetch_add(1, Ordering::AcqRel);
+                for _ in 0..WORKER_SPIN {
+                    if p.queued.0.load(Ordering::Acquire) > 0 {
+                        break;
+                    }
+                    std::hint::spin_loop();
                 }
-                std::hint::spin_loop();
+                q = p.lock();
+                p.searching.0.fetch_sub(1, Ordering::AcqRel);
+            } else {
+                q = p.lock();
             }
-            q = p.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            p.searching.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         q.sleeping += 1;
-        let (guard, res) =
-            p.cv.wait_timeout(q, idle_timeout())
-                .unwrap_or_else(PoisonError::into_inner);
+        let (guard, res) = p
+            .cv
+            .wait_timeout(q, idle_timeout())
+            .unwrap_or_else(PoisonError::into_inner);
         q = guard;
         q.sleeping -= 1;
         if res.timed_out() && q.jobs.is_empty() {
@@ -255,15 +266,15 @@ fn worker() {
 pub fn stats() -> PoolStats {
     let p = pool();
     let (sleeping, queued) = {
-        let q = p.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let q = p.lock();
         (q.sleeping, q.jobs.len())
     };
     let live = p.live.load(Ordering::Acquire);
-    let busy = p.busy.load(Ordering::Acquire);
+    let idle = (sleeping + p.searching.0.load(Ordering::Acquire)).min(live);
     PoolStats {
         live,
-        idle: sleeping.max(live.saturating_sub(busy)),
-        busy,
+        idle,
+        busy: live - idle,
         queued,
         timer_thread: timer::thread_running(),
         pending_deadlines: timer::pending(),
