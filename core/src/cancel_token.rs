@@ -265,7 +265,7 @@ impl CancelToken {
         self.register(Box::new(f), true)
     }
 
-    fn register(&self, f: Box<dyn FnOnce(Error) + Send>, inline: bool) -> Registration {
+    fn register(&self, f: tree::CallbackFn, inline: bool) -> Registration {
         let (callback, key) = tree::register(&self.node, f, inline);
         Registration {
             node: self.node.clone(),

@@ -307,9 +307,10 @@ impl ErrGroup {
         self.shared.limit.get()
     }
 
-    /// Tasks started and not yet finished.
+    /// Tasks holding a slot: started and not yet finished (the number the limit bounds and
+    /// `set_limit` checks).
     pub fn active(&self) -> usize {
-        self.shared.wg.count()
+        self.shared.limit.active()
     }
 
     /// Waits for every task, then returns the first error (sticky across reuse).

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use crate::cancel_token::{CancelToken, Registration};
 use crate::error::{Error, Result};
-use crate::loom::AtomicU64;
+use crate::loom::{AtomicU64, SPIN_LIMIT, YIELD_LIMIT, spin_hint, yield_now};
 use crate::wait_list::WaitList;
 
 const WAITERS: u64 = 1 << 31;
@@ -66,6 +66,11 @@ impl Limit {
         (l != UNLIMITED).then_some(l)
     }
 
+    /// Slots taken (tasks started and not yet finished).
+    pub(crate) fn active(&self) -> usize {
+        active(self.state.load(Ordering::Acquire)) as usize
+    }
+
     /// Takes a slot if one is free.
     pub(crate) fn try_acquire(&self) -> bool {
         let mut s = self.state.load(Ordering::Acquire);
@@ -103,6 +108,21 @@ impl Limit {
     }
 
     fn acquire_slow(&self, token: &CancelToken) -> Result<()> {
+        // Slots usually free up within a task's length: poll for one (spinning, then yielding)
+        // before announcing a waiter, so that releases need not wake anyone.
+        for i in 0..SPIN_LIMIT + YIELD_LIMIT {
+            if token.is_cancelled() {
+                return Err(token.cause().unwrap_or_else(Error::canceled));
+            }
+            if self.try_acquire() {
+                return Ok(());
+            }
+            if i < SPIN_LIMIT {
+                spin_hint();
+            } else {
+                yield_now();
+            }
+        }
         loop {
             if token.is_cancelled() {
                 return Err(token.cause().unwrap_or_else(Error::canceled));

@@ -37,3 +37,18 @@ pub(crate) fn spin_hint() {
 pub(crate) const SPIN_LIMIT: u32 = 200;
 #[cfg(loom)]
 pub(crate) const SPIN_LIMIT: u32 = 1;
+
+/// After spinning, how many times a waiter yields its CPU before it sleeps.
+#[cfg(not(loom))]
+pub(crate) const YIELD_LIMIT: u32 = 16;
+#[cfg(loom)]
+pub(crate) const YIELD_LIMIT: u32 = 0;
+
+/// Yields the CPU (a scheduling point under loom).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}

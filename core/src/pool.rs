@@ -1,28 +1,38 @@
 //! The elastic thread pool that runs `go` tasks.
 //!
 //! Starting an OS thread per task costs tens of microseconds; Go starts a goroutine in well
-//! under one. gogroup keeps worker threads and hands them tasks through one queue:
+//! under one. gogroup keeps worker threads and hands them tasks, as rayon does:
 //!
-//! * an idle (sleeping) worker is woken for a new task; a worker that just finished a task
-//!   spins briefly on the queue before it sleeps, so a burst of tasks is drained without any
-//!   sleep/wake round trip;
+//! * a task goes into one lock-free *injector* queue; a worker takes a batch of tasks from it
+//!   into its own deque and runs them without touching shared state; an idle worker steals from
+//!   the injector and then from the other workers' deques;
+//! * a worker that runs out of tasks spins briefly before it sleeps, so a burst of tasks is
+//!   drained without a sleep/wake round trip; a sleeping worker is woken for a new task;
 //! * while fewer workers than CPUs exist, a task that finds no idle worker starts a new one;
 //! * beyond that, a starvation check (on the timer thread, about every millisecond while tasks
-//!   are queued) starts more workers when the queue has not moved — so a task that blocks
-//!   never starves another, as goroutines never starve each other, yet a million no-op tasks
-//!   do not start a million threads;
+//!   wait) starts more workers when no worker finished a task for a whole period — the new
+//!   workers steal what the blocked ones hold. So a task that blocks never starves another, as
+//!   goroutines never starve each other, yet a million no-op tasks do not start a million
+//!   threads;
 //! * a worker idle for [`idle_timeout`] (5 s unless [`set_idle_timeout`] says otherwise)
 //!   exits, so a finished program keeps no threads around.
 //!
 //! [`stats`] makes all of this observable, so tests can prove that nothing is left running.
 //!
+//! # Invariants
+//! 1. A worker only exits with an empty deque (it just failed to find any task).
+//! 2. No wake-up is lost: a submitter pushes, then (after a `SeqCst` fence) reads `sleeping`;
+//!    a worker increments `sleeping`, then (after a `SeqCst` fence) looks for tasks once more
+//!    before it sleeps. One of the two sees the other.
+//!
 //! Uses `std` primitives even under loom: the pool is outside loom's model (the models check
 //! the state machines that run on it).
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::timer;
 
@@ -44,9 +54,9 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PoolStats {
     /// Worker threads alive.
     pub live: usize,
-    /// Workers waiting for a task (asleep or about to sleep).
+    /// Workers waiting for a task (asleep or spinning).
     pub idle: usize,
-    /// Workers running a task.
+    /// Workers running a task (`live - idle`).
     pub busy: usize,
     /// Tasks waiting for a worker.
     pub queued: usize,
@@ -59,48 +69,96 @@ pub struct PoolStats {
 /// Keeps a hot atomic on its own cache line, so that workers and submitters writing one do not
 /// slow down readers of another.
 #[repr(align(128))]
+#[derive(Default)]
 struct Padded<T>(T);
 
 struct Pool {
-    queue: Padded<Mutex<Queue>>,
+    injector: Injector<Job>,
+    /// One slot per worker: its stealer and its progress counter.
+    registry: RwLock<Vec<Option<Registered>>>,
+    sleep: Mutex<()>,
     cv: Condvar,
-    /// Mirrors `queue.jobs.len()` so that a spinning worker needs no lock.
-    queued: Padded<AtomicUsize>,
-    /// Workers spinning on an empty queue (they will take a task without being woken).
+    sleeping: Padded<AtomicUsize>,
+    /// Workers spinning for a task (they will take one without being woken).
     searching: Padded<AtomicUsize>,
-    live: AtomicUsize,
+    live: Padded<AtomicUsize>,
     check_scheduled: AtomicBool,
 }
 
-#[derive(Default)]
-struct Queue {
-    jobs: VecDeque<Job>,
-    sleeping: usize,
-    /// Tasks taken so far: the starvation check compares it across one period.
-    taken: u64,
+#[derive(Clone)]
+struct Registered {
+    stealer: Stealer<Job>,
+    /// Tasks this worker finished; only it writes, so counting costs no contention.
+    progress: Arc<Padded<AtomicU64>>,
 }
 
 static IDLE_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
 const STARVATION_CHECK: Duration = Duration::from_millis(1);
 /// Upper bound on workers; beyond it tasks queue (Go's own default limit is 10,000 threads).
 const MAX_THREADS: usize = 10_000;
-const WORKER_SPIN: u32 = 2_000;
+/// Rounds a worker looks for a task before it sleeps; the last `WORKER_YIELD_ROUNDS` of them
+/// yield the CPU instead of spinning.
+const WORKER_SPIN_ROUNDS: u32 = 1_024 + WORKER_YIELD_ROUNDS;
+const WORKER_YIELD_ROUNDS: u32 = 32;
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        queue: Padded(Mutex::new(Queue::default())),
+        injector: Injector::new(),
+        registry: RwLock::new(Vec::new()),
+        sleep: Mutex::new(()),
         cv: Condvar::new(),
-        queued: Padded(AtomicUsize::new(0)),
-        searching: Padded(AtomicUsize::new(0)),
-        live: AtomicUsize::new(0),
+        sleeping: Padded::default(),
+        searching: Padded::default(),
+        live: Padded::default(),
         check_scheduled: AtomicBool::new(false),
     })
 }
 
 impl Pool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<Registered>>> {
+        self.registry.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a task for `local`: from the injector (with a batch), else from another worker.
+    fn find_task(&self, local: &Worker<Job>) -> Option<Job> {
+        loop {
+            match self.injector.steal_batch_and_pop(local) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let registry = self.registry();
+        for r in registry.iter().flatten() {
+            loop {
+                match r.stealer.steal_batch_and_pop(local) {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// Tasks waiting anywhere (in the injector or in a worker's deque).
+    fn queued(&self) -> usize {
+        self.injector.len()
+            + self
+                .registry()
+                .iter()
+                .flatten()
+                .map(|r| r.stealer.len())
+                .sum::<usize>()
+    }
+
+    fn progress(&self) -> u64 {
+        self.registry()
+            .iter()
+            .flatten()
+            .map(|r| r.progress.0.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -128,18 +186,16 @@ pub fn spawn<F: FnOnce() + Send + 'static>(f: F) {
 
 pub(crate) fn submit(job: Job) {
     let p = pool();
-    let sleeping = {
-        let mut q = p.lock();
-        q.jobs.push_back(job);
-        p.queued.0.store(q.jobs.len(), Ordering::Release);
-        q.sleeping
-    };
-    if p.searching.0.load(Ordering::Acquire) > 0 {
+    p.injector.push(job);
+    // Invariant 2.
+    fence(Ordering::SeqCst);
+    if p.searching.0.load(Ordering::Relaxed) > 0 {
         return; // a spinning worker will take it
     }
-    if sleeping > 0 {
+    if p.sleeping.0.load(Ordering::Relaxed) > 0 {
+        let _guard = p.sleep.lock().unwrap_or_else(PoisonError::into_inner);
         p.cv.notify_one();
-    } else if p.live.load(Ordering::Acquire) < min_threads() {
+    } else if p.live.0.load(Ordering::Acquire) < min_threads() {
         start_worker();
     } else {
         schedule_starvation_check();
@@ -148,8 +204,8 @@ pub(crate) fn submit(job: Job) {
 
 fn start_worker() -> bool {
     let p = pool();
-    if p.live.fetch_add(1, Ordering::AcqRel) >= MAX_THREADS {
-        p.live.fetch_sub(1, Ordering::AcqRel);
+    if p.live.0.fetch_add(1, Ordering::AcqRel) >= MAX_THREADS {
+        p.live.0.fetch_sub(1, Ordering::AcqRel);
         return false;
     }
     let ok = std::thread::Builder::new()
@@ -157,9 +213,9 @@ fn start_worker() -> bool {
         .spawn(worker)
         .is_ok();
     if !ok {
-        p.live.fetch_sub(1, Ordering::AcqRel);
+        p.live.0.fetch_sub(1, Ordering::AcqRel);
         // No thread could be had: make sure queued work still runs, on this thread if need be.
-        if p.live.load(Ordering::Acquire) == 0 {
+        if p.live.0.load(Ordering::Acquire) == 0 {
             run_queued_inline();
         } else {
             schedule_starvation_check();
@@ -171,25 +227,20 @@ fn start_worker() -> bool {
 fn run_queued_inline() {
     let p = pool();
     loop {
-        let job = {
-            let mut q = p.lock();
-            let job = q.jobs.pop_front();
-            p.queued.0.store(q.jobs.len(), Ordering::Release);
-            job
-        };
-        match job {
-            Some(job) => run_job(job),
-            None => return,
+        match p.injector.steal() {
+            Steal::Success(job) => run_job(job),
+            Steal::Retry => continue,
+            Steal::Empty => return,
         }
     }
 }
 
 fn schedule_starvation_check() {
     let p = pool();
-    if p.check_scheduled.swap(true, Ordering::AcqRel) {
+    if p.check_scheduled.load(Ordering::Acquire) || p.check_scheduled.swap(true, Ordering::AcqRel) {
         return;
     }
-    let seen = p.lock().taken;
+    let seen = p.progress();
     timer::schedule(
         Instant::now() + STARVATION_CHECK,
         Box::new(move || starvation_check(seen)),
@@ -199,16 +250,14 @@ fn schedule_starvation_check() {
 fn starvation_check(seen: u64) {
     let p = pool();
     p.check_scheduled.store(false, Ordering::Release);
-    let (queued, taken) = {
-        let q = p.lock();
-        (q.jobs.len(), q.taken)
-    };
+    let queued = p.queued();
     if queued == 0 {
         return;
     }
-    if taken == seen && p.searching.0.load(Ordering::Acquire) == 0 {
-        // Nobody took a task for a whole period: every worker is blocked. Grow, doubling at most.
-        let live = p.live.load(Ordering::Acquire).max(1);
+    if p.progress() == seen && p.searching.0.load(Ordering::Acquire) == 0 {
+        // Nobody finished a task for a whole period: every worker is blocked. Grow (at most
+        // doubling); the new workers steal what the blocked ones hold.
+        let live = p.live.0.load(Ordering::Acquire).max(1);
         for _ in 0..queued.min(live) {
             if !start_worker() {
                 break;
@@ -225,38 +274,80 @@ fn run_job(job: Job) {
 
 fn worker() {
     let p = pool();
-    let mut q = p.lock();
-    loop {
-        if let Some(job) = q.jobs.pop_front() {
-            q.taken += 1;
-            p.queued.0.store(q.jobs.len(), Ordering::Release);
-            drop(q);
-            run_job(job);
-            if p.queued.0.load(Ordering::Acquire) == 0 {
-                // Spin briefly for the next task before going to sleep.
-                p.searching.0.fetch_add(1, Ordering::AcqRel);
-                for _ in 0..WORKER_SPIN {
-                    if p.queued.0.load(Ordering::Acquire) > 0 {
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-                q = p.lock();
-                p.searching.0.fetch_sub(1, Ordering::AcqRel);
-            } else {
-                q = p.lock();
+    let local = Worker::new_fifo();
+    let progress = Arc::new(Padded(AtomicU64::new(0)));
+    let slot = {
+        let mut registry = p.registry.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = Registered {
+            stealer: local.stealer(),
+            progress: progress.clone(),
+        };
+        match registry.iter().position(Option::is_none) {
+            Some(i) => {
+                registry[i] = Some(entry);
+                i
             }
+            None => {
+                registry.push(Some(entry));
+                registry.len() - 1
+            }
+        }
+    };
+    'work: loop {
+        if let Some(job) = local.pop().or_else(|| p.find_task(&local)) {
+            run_job(job);
+            progress.0.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        q.sleeping += 1;
-        let (guard, res) = p
-            .cv
-            .wait_timeout(q, idle_timeout())
-            .unwrap_or_else(PoisonError::into_inner);
-        q = guard;
-        q.sleeping -= 1;
-        if res.timed_out() && q.jobs.is_empty() {
-            p.live.fetch_sub(1, Ordering::AcqRel);
+        // Look for the next task a little longer before going to sleep: first spinning, then
+        // yielding the CPU (on a small machine the thread that submits tasks may need it).
+        p.searching.0.fetch_add(1, Ordering::AcqRel);
+        for i in 0..WORKER_SPIN_ROUNDS {
+            // The injector is cheap to watch; the other workers' deques only now and then.
+            let found = if !p.injector.is_empty() || i % 32 == 31 {
+                p.find_task(&local)
+            } else {
+                None
+            };
+            if let Some(job) = found {
+                p.searching.0.fetch_sub(1, Ordering::AcqRel);
+                run_job(job);
+                progress.0.fetch_add(1, Ordering::Relaxed);
+                continue 'work;
+            }
+            if i < WORKER_SPIN_ROUNDS - WORKER_YIELD_ROUNDS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        p.searching.0.fetch_sub(1, Ordering::AcqRel);
+        // Sleep (invariant 2: announce, fence, look once more).
+        let guard = p.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+        p.sleeping.0.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if let Some(job) = p.find_task(&local) {
+            p.sleeping.0.fetch_sub(1, Ordering::SeqCst);
+            drop(guard);
+            run_job(job);
+            progress.0.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let (guard, res) =
+            p.cv.wait_timeout(guard, idle_timeout())
+                .unwrap_or_else(PoisonError::into_inner);
+        p.sleeping.0.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        if res.timed_out() {
+            if let Some(job) = p.find_task(&local) {
+                run_job(job);
+                progress.0.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            // Invariant 1: nothing in `local`; leave.
+            let mut registry = p.registry.write().unwrap_or_else(PoisonError::into_inner);
+            registry[slot] = None;
+            p.live.0.fetch_sub(1, Ordering::AcqRel);
             return;
         }
     }
@@ -265,17 +356,14 @@ fn worker() {
 /// A snapshot of the pool's threads and queue.
 pub fn stats() -> PoolStats {
     let p = pool();
-    let (sleeping, queued) = {
-        let q = p.lock();
-        (q.sleeping, q.jobs.len())
-    };
-    let live = p.live.load(Ordering::Acquire);
-    let idle = (sleeping + p.searching.0.load(Ordering::Acquire)).min(live);
+    let live = p.live.0.load(Ordering::Acquire);
+    let idle =
+        (p.sleeping.0.load(Ordering::Acquire) + p.searching.0.load(Ordering::Acquire)).min(live);
     PoolStats {
         live,
         idle,
         busy: live - idle,
-        queued,
+        queued: p.queued(),
         timer_thread: timer::thread_running(),
         pending_deadlines: timer::pending(),
     }

@@ -389,10 +389,8 @@ impl Inner {
             }
             spin_hint();
         }
-        if let Some(t) = token {
-            if t.is_cancelled() {
-                return Err(t.cause().unwrap_or_else(Error::canceled));
-            }
+        if let Some(t) = token.filter(|t| t.is_cancelled()) {
+            return Err(t.cause().unwrap_or_else(Error::canceled));
         }
         // Invariant 4: announce ourselves and read the round in one atomic step.
         let s = inner.state.fetch_or(WAITERS, Ordering::AcqRel);

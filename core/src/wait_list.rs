@@ -18,7 +18,7 @@
 use std::task::Waker;
 use std::time::Instant;
 
-use crate::loom::{Condvar, Mutex, SPIN_LIMIT, lock, spin_hint};
+use crate::loom::{Condvar, Mutex, SPIN_LIMIT, YIELD_LIMIT, lock, spin_hint, yield_now};
 
 pub(crate) struct WaitList {
     inner: Mutex<Slots>,
@@ -46,11 +46,16 @@ impl WaitList {
     /// Spins briefly, then sleeps until `ready()` is true or `deadline` passes. Returns the last
     /// value of `ready()`. `ready` must only read atomics (it runs under the lock).
     pub(crate) fn block_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-        for _ in 0..SPIN_LIMIT {
+        for i in 0..SPIN_LIMIT + YIELD_LIMIT {
             if ready() {
                 return true;
             }
-            spin_hint();
+            if i < SPIN_LIMIT {
+                spin_hint();
+            } else {
+                // Give the CPU to whoever will make us ready (on 2 cores it may be waiting).
+                yield_now();
+            }
         }
         let mut slots = lock(&self.inner);
         loop {
@@ -146,11 +151,5 @@ impl WaitList {
         for w in wakers {
             w.wake();
         }
-    }
-
-    /// Registered futures (diagnostics and tests).
-    #[cfg(test)]
-    pub(crate) fn registered(&self) -> usize {
-        lock(&self.inner).registered
     }
 }

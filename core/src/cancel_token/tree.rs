@@ -83,11 +83,14 @@ enum Dependent {
     Callback(Arc<Callback>),
 }
 
+/// What `on_cancel` runs: it receives the cause.
+pub(crate) type CallbackFn = Box<dyn FnOnce(Error) + Send>;
+
 /// A registered `on_cancel` function and the race between running it and `stop()`.
 pub(crate) struct Callback {
     state: AtomicU8,
     inline: bool,
-    f: Mutex<Option<Box<dyn FnOnce(Error) + Send>>>,
+    f: Mutex<Option<CallbackFn>>,
 }
 
 const CB_PENDING: u8 = 0;
@@ -292,11 +295,7 @@ pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Option<Error>) 
 }
 
 /// Registers `f` to run when `node` is cancelled (at once if it already is).
-pub(crate) fn register(
-    node: &Arc<Node>,
-    f: Box<dyn FnOnce(Error) + Send>,
-    inline: bool,
-) -> (Arc<Callback>, usize) {
+pub(crate) fn register(node: &Arc<Node>, f: CallbackFn, inline: bool) -> (Arc<Callback>, usize) {
     let cb = Arc::new(Callback {
         state: AtomicU8::new(CB_PENDING),
         inline,
