@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::loom::Arc;
+use crate::wait_list::WaitList;
 
 use tree::{Node, Why};
 
@@ -306,8 +307,9 @@ impl CancelToken {
     /// Blocks until the token is cancelled.
     pub fn wait(&self) {
         if !self.is_cancelled() {
-            self.node.announce_waiter();
-            self.node.list.block_until(|| self.is_cancelled(), None);
+            self.node
+                .wait_list()
+                .block_until(|| self.is_cancelled(), None);
         }
     }
 
@@ -320,8 +322,11 @@ impl CancelToken {
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         match Instant::now().checked_add(timeout) {
             Some(d) => {
-                self.node.announce_waiter();
-                self.node.list.block_until(|| self.is_cancelled(), Some(d))
+                self.is_cancelled()
+                    || self
+                        .node
+                        .wait_list()
+                        .block_until(|| self.is_cancelled(), Some(d))
             }
             None => {
                 self.wait();
@@ -350,12 +355,12 @@ impl CancelToken {
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if `deadline` passed first; `other`'s
     /// cause if `other` was cancelled first.
     pub fn wait_until(&self, deadline: Option<Instant>, other: Option<&CancelToken>) -> Result<()> {
-        self.node.announce_waiter();
+        let list = self.node.wait_list();
         let registration = other.map(|o| {
-            let node = self.node.clone();
-            o.on_cancel_inline(move |_| node.list.notify_all())
+            let list = list.clone();
+            o.on_cancel_inline(move |_| list.notify_all())
         });
-        let done = self.node.list.block_until(
+        let done = list.block_until(
             || self.is_cancelled() || other.is_some_and(|o| o.is_cancelled()),
             deadline,
         );
@@ -375,6 +380,7 @@ impl CancelToken {
     pub fn wait_async(&self) -> CancelledFuture {
         CancelledFuture {
             token: self.clone(),
+            list: None,
             key: None,
         }
     }
@@ -393,7 +399,10 @@ impl Default for CancelToken {
 
 impl Clone for CancelToken {
     fn clone(&self) -> Self {
-        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        // Like `Arc`, refuse to wrap around: billions of handles can only be a leak in a loop.
+        if self.node.handles.fetch_add(1, Ordering::Relaxed) >= u32::MAX / 2 {
+            std::process::abort();
+        }
         CancelToken {
             node: self.node.clone(),
         }
@@ -402,7 +411,8 @@ impl Clone for CancelToken {
 
 impl Drop for CancelToken {
     fn drop(&mut self) {
-        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // A cancelled node already left its parents and its deadline (invariant 4).
+        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 && !self.node.is_cancelled() {
             tree::release(&self.node);
         }
     }
@@ -423,7 +433,7 @@ impl fmt::Debug for CancelToken {
 pub struct Registration {
     node: Arc<Node>,
     callback: Arc<tree::Callback>,
-    key: usize,
+    key: u32,
 }
 
 impl Registration {
@@ -481,6 +491,8 @@ impl Drop for DropGuard {
 #[must_use = "futures do nothing unless polled"]
 pub struct CancelledFuture {
     token: CancelToken,
+    /// The token's wait list and this future's slot in it, once registered.
+    list: Option<Arc<WaitList>>,
     key: Option<usize>,
 }
 
@@ -498,18 +510,15 @@ impl Future for CancelledFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         if this.token.is_cancelled() {
-            this.token.node.list.remove(&mut this.key);
+            if let Some(list) = &this.list {
+                list.remove(&mut this.key);
+            }
             return Poll::Ready(());
         }
         let node = &this.token.node;
-        if this.key.is_none() {
-            node.announce_waiter();
-        }
-        if node
-            .list
-            .register(&mut this.key, cx.waker(), || node.is_cancelled())
-        {
-            node.list.remove(&mut this.key);
+        let list = this.list.get_or_insert_with(|| node.wait_list());
+        if list.register(&mut this.key, cx.waker(), || node.is_cancelled()) {
+            list.remove(&mut this.key);
             return Poll::Ready(());
         }
         Poll::Pending
@@ -518,6 +527,8 @@ impl Future for CancelledFuture {
 
 impl Drop for CancelledFuture {
     fn drop(&mut self) {
-        self.token.node.list.remove(&mut self.key);
+        if let Some(list) = &self.list {
+            list.remove(&mut self.key);
+        }
     }
 }
