@@ -122,13 +122,23 @@ impl Pool {
 
     /// Takes a task for `local`: from the injector (with a batch), else from another worker.
     fn find_task(&self, local: &Worker<Job>) -> Option<Job> {
+        self.steal_injected(local)
+            .or_else(|| self.steal_from_workers(local))
+    }
+
+    /// Takes a task (and a batch more into `local`) from the injector. Lock-free.
+    fn steal_injected(&self, local: &Worker<Job>) -> Option<Job> {
         loop {
             match self.injector.steal_batch_and_pop(local) {
                 Steal::Success(job) => return Some(job),
                 Steal::Retry => continue,
-                Steal::Empty => break,
+                Steal::Empty => return None,
             }
         }
+    }
+
+    /// Takes tasks from another worker's deque (one that is busy, or blocked, in a task).
+    fn steal_from_workers(&self, local: &Worker<Job>) -> Option<Job> {
         let registry = self.registry();
         for r in registry.iter().flatten() {
             loop {
@@ -294,7 +304,9 @@ fn worker() {
         }
     };
     'work: loop {
-        if let Some(job) = local.pop().or_else(|| p.find_task(&local)) {
+        // The hot path touches no lock: our deque, then the injector. Other workers' deques
+        // are searched while spinning and before sleeping.
+        if let Some(job) = local.pop().or_else(|| p.steal_injected(&local)) {
             run_job(job);
             progress.0.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -304,8 +316,10 @@ fn worker() {
         p.searching.0.fetch_add(1, Ordering::AcqRel);
         for i in 0..WORKER_SPIN_ROUNDS {
             // The injector is cheap to watch; the other workers' deques only now and then.
-            let found = if !p.injector.is_empty() || i % 32 == 31 {
+            let found = if i % 32 == 0 {
                 p.find_task(&local)
+            } else if !p.injector.is_empty() {
+                p.steal_injected(&local)
             } else {
                 None
             };

@@ -26,6 +26,11 @@
 //! 3. `done()` takes no lock and makes no system call unless `waiters` was set.
 //! 4. A waiter sets `waiters` before it sleeps (and reads the generation in the same atomic
 //!    operation); see [`WaitList`](crate::wait_list) for why no wake-up is lost.
+//! 5. A small increment (`add(1)`, the hot path) is a single atomic add rather than a
+//!    compare-and-swap loop. Its result can exceed the limit of `i32::MAX` only transiently:
+//!    the increment is then taken back through the checked path and refused. With increments
+//!    of at most 256 and a 32-bit counter field, the transient cannot wrap around unless more
+//!    than eight million threads overflow it at the same instant.
 
 use std::any::Any;
 use std::fmt;
@@ -45,6 +50,10 @@ const WAITERS: u64 = 1;
 const GEN_ONE: u64 = 1 << 1;
 const GEN_MASK: u64 = 0xFFFF_FFFE;
 const COUNTER_SHIFT: u32 = 32;
+/// The largest counter, as Go's (an `int32`).
+const MAX_COUNT: i64 = i32::MAX as i64;
+/// Increments up to this size take the single-instruction path (invariant 5).
+const FAST_ADD_MAX: i64 = 256;
 
 #[inline]
 fn counter(s: u64) -> u64 {
@@ -126,7 +135,8 @@ impl WaitGroup {
     ///
     /// # Errors
     /// * [`ErrorKind::NegativeCounter`] if the counter would drop below zero. Nothing changes.
-    /// * [`ErrorKind::InvalidArgument`] if the counter would exceed `u32::MAX`. Nothing changes.
+    /// * [`ErrorKind::InvalidArgument`] if the counter would exceed `i32::MAX` (as Go's).
+    ///   Nothing changes.
     ///
     /// # Examples
     /// ```
@@ -332,8 +342,33 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> Error {
     Error::new(ErrorKind::Panic, format!("task panicked: {msg}"))
 }
 
+fn overflow() -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        "sync: WaitGroup counter overflow",
+    )
+}
+
 impl Inner {
     fn add(&self, delta: i64) -> Result<()> {
+        if (1..=FAST_ADD_MAX).contains(&delta) {
+            // Invariant 5: a small increment is one atomic add (no retry loop under contention).
+            let prev = self
+                .state
+                .fetch_add((delta as u64) << COUNTER_SHIFT, Ordering::AcqRel);
+            if counter(prev) as i64 + delta <= MAX_COUNT {
+                return Ok(());
+            }
+            // Over the limit: take it back (this may end the round, as any decrement may).
+            self.change(-delta)
+                .expect("taking back our own increment cannot make the counter negative");
+            return Err(overflow());
+        }
+        self.change(delta)
+    }
+
+    /// Applies `delta` in one compare-and-swap, refusing a negative or oversized counter.
+    fn change(&self, delta: i64) -> Result<()> {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let c = counter(s) as i64;
@@ -342,11 +377,8 @@ impl Inner {
             if new < 0 {
                 return Err(Error::negative_counter());
             }
-            if new > u32::MAX as i64 {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "sync: WaitGroup counter overflow",
-                ));
+            if delta > 0 && new > MAX_COUNT {
+                return Err(overflow());
             }
             let next = if new == 0 && c != 0 {
                 // Invariant 2: the round ends; bump the generation, clear the waiters bit.
