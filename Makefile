@@ -18,7 +18,15 @@ LOOM_MAX_PREEMPTIONS ?= 2
 # Rust examples: every examples/rust/NAME.rs is registered as [[example]] NAME in core/Cargo.toml.
 RUST_EXAMPLES := $(sort $(basename $(notdir $(wildcard examples/rust/*.rs))))
 
-.PHONY: help demo test lint fmt fmt-check clippy test-rust test-loom loom bench \
+# Each runtime's targets live in mk/<runtime>.mk and register themselves here, so that adding a
+# binding never edits another's lines: `TEST_TARGETS += test-py`, `DEMO_TARGETS += demo-py`,
+# `LINT_TARGETS += lint-py`.
+TEST_TARGETS := test-rust test-loom
+DEMO_TARGETS := demo-rust
+LINT_TARGETS := fmt-check clippy
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help demo demo-rust test lint fmt fmt-check clippy test-rust test-loom loom bench \
 	require-rustfmt require-clippy
 
 help: ## List the targets and what they do (default)
@@ -27,17 +35,18 @@ help: ## List the targets and what they do (default)
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_ -]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' \
 		$(MAKEFILE_LIST)
 
-demo: ## Build and run every example in examples/rust (release)
+demo: $(DEMO_TARGETS) ## Build everything and run the examples in every language
+
+demo-rust: ## Build and run every example in examples/rust (release)
 	$(CARGO) build --release -p gogroup --examples $(CARGO_FLAGS)
 	@for name in $(RUST_EXAMPLES); do \
 		echo; echo "=== examples/rust/$$name.rs ==="; \
 		$(CARGO) run --release -p gogroup --example "$$name" $(CARGO_FLAGS) --quiet; \
 	done
 
-# Later issues extend this list with test-c test-py test-node test-conformance.
-test: lint test-rust test-loom ## Everything CI runs: lint, Rust tests, loom models
+test: lint $(TEST_TARGETS) ## Everything CI runs: lint, then every runtime's tests
 
-lint: fmt-check clippy ## Check formatting and run clippy with -D warnings
+lint: $(LINT_TARGETS) ## Every linter: rustfmt, clippy -D warnings, and each runtime's own
 
 fmt: require-rustfmt ## Format all Rust code in the workspace
 	$(CARGO) fmt --all

@@ -1,0 +1,1 @@
+//! Placeholder: the gogroup-ffi binding is being written.

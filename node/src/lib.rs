@@ -1,0 +1,1 @@
+//! Placeholder: the gogroup-node binding is being written.

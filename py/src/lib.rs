@@ -1,0 +1,1 @@
+//! Placeholder: the gogroup-py binding is being written.
