@@ -222,13 +222,18 @@ impl ErrGroup {
         F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
         E: Into<Error>,
     {
+        self.acquire()?;
+        self.spawn(f);
+        Ok(())
+    }
+
+    /// Waits for a slot (invariant 4 of the limit: gives up when the token is cancelled).
+    fn acquire(&self) -> Result<()> {
         let s = &self.shared;
         s.limit.acquire(&s.token, || {
             let me = self.shared.clone();
             s.token.on_cancel_inline(move |_| me.limit.wake_all())
-        })?;
-        self.start(f);
-        Ok(())
+        })
     }
 
     /// Starts `f` only if a slot is free right now; false (and `f` dropped unrun) otherwise.
@@ -246,23 +251,81 @@ impl ErrGroup {
         if !self.shared.limit.try_acquire() {
             return false;
         }
-        self.start(f);
+        self.spawn(f);
         true
     }
 
-    fn start<F, E>(&self, f: F)
+    /// Runs `f` on the pool in the slot just acquired.
+    fn spawn<F, E>(&self, f: F)
     where
         F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
         E: Into<Error>,
     {
-        let s = self.shared.clone();
-        if let Err(e) = s.wg.add(1) {
-            // Only reachable at 2^32 - 1 active tasks: refuse to lose it silently.
-            s.limit.release();
-            s.record(e);
-            return;
+        if let Ok(slot) = self.enter() {
+            pool::submit(Box::new(move || slot.run(f)));
         }
-        pool::submit(Box::new(move || s.run(f)));
+    }
+
+    /// Counts a task whose limit slot was just acquired.
+    fn enter(&self) -> Result<TaskSlot> {
+        let s = &self.shared;
+        if let Err(e) = s.wg.add(1) {
+            // Only reachable at i32::MAX active tasks: refuse to lose it silently.
+            s.limit.release();
+            s.record(e.clone());
+            return Err(e);
+        }
+        Ok(TaskSlot {
+            shared: Some(s.clone()),
+        })
+    }
+
+    /// Takes a place in the group for a task that runs *outside* gogroup's pool — a future on
+    /// an event loop, a JS promise, a foreign thread — waiting first for a free slot if a limit
+    /// is set. The task reports its outcome with [`TaskSlot::finish`]; until then it counts as
+    /// active for `wait` and for the limit, exactly as a `go` task does.
+    ///
+    /// # Errors
+    /// As [`go`](ErrGroup::go): the token's cause if it is cancelled while waiting for a slot.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = g.start().unwrap();
+    /// assert_eq!(g.active(), 1);
+    /// slot.finish(Err(gogroup::Error::custom("failed elsewhere")));
+    /// assert_eq!(g.wait().unwrap_err().to_string(), "failed elsewhere");
+    /// ```
+    pub fn start(&self) -> Result<TaskSlot> {
+        self.acquire()?;
+        self.enter()
+    }
+
+    /// Like [`start`](ErrGroup::start), but only if a slot is free right now (Go's `TryGo`).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(1).unwrap();
+    /// let slot = g.try_start().unwrap();
+    /// assert!(g.try_start().is_none());
+    /// slot.finish(Ok(()));
+    /// assert!(g.try_start().is_some());
+    /// ```
+    pub fn try_start(&self) -> Option<TaskSlot> {
+        if !self.shared.limit.try_acquire() {
+            return None;
+        }
+        self.enter().ok()
+    }
+
+    /// Like [`start`](ErrGroup::start), as a future: waiting for a slot never blocks a thread,
+    /// so an event loop can keep running. Dropping the future gives up the wait and leaves
+    /// nothing registered.
+    pub fn start_async(&self) -> StartFuture {
+        StartFuture {
+            group: self.clone(),
+            key: None,
+            registration: None,
+        }
     }
 
     /// `go`, but running `f` on the calling thread: lets the loom models drive tasks on loom's
@@ -278,8 +341,7 @@ impl ErrGroup {
             let me = self.shared.clone();
             s.token.on_cancel_inline(move |_| me.limit.wake_all())
         })?;
-        s.wg.add(1)?;
-        s.run(f);
+        self.enter()?.run(f);
         Ok(())
     }
 
@@ -411,20 +473,137 @@ impl ErrGroup {
     }
 }
 
-impl Shared {
-    /// Runs one task to completion and accounts for it (invariant 1).
-    fn run<F, E>(&self, f: F)
+/// A task's place in an [`ErrGroup`], for tasks that run outside gogroup's pool (see
+/// [`ErrGroup::start`]).
+///
+/// The task counts as active until [`finish`](TaskSlot::finish). A slot dropped without
+/// `finish` (for example while a panic unwinds) finishes with an
+/// [`ErrorKind::Panic`](crate::ErrorKind::Panic) error, so no outcome is ever lost.
+#[must_use = "a TaskSlot keeps the group waiting until it is finished"]
+pub struct TaskSlot {
+    shared: Option<Arc<Shared>>,
+}
+
+impl fmt::Debug for TaskSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskSlot").finish_non_exhaustive()
+    }
+}
+
+impl TaskSlot {
+    /// The group's token (the one a `go` task receives).
+    pub fn token(&self) -> &CancelToken {
+        &self
+            .shared
+            .as_ref()
+            .expect("a TaskSlot holds its group until it is finished")
+            .token
+    }
+
+    /// Reports the task's outcome: an error is recorded by the group's rules (the first error
+    /// cancels a `with_token` group's token; a [`ErrorKind::Panic`](crate::ErrorKind::Panic)
+    /// error cancels it in any group), then the slot and the count are released.
+    pub fn finish(mut self, result: Result<()>) {
+        if let Some(s) = self.shared.take() {
+            s.task_done(result.err());
+        }
+    }
+
+    /// Runs `f` in this slot, capturing a panic, and finishes.
+    fn run<F, E>(mut self, f: F)
     where
         F: FnOnce(CancelToken) -> std::result::Result<(), E>,
         E: Into<Error>,
     {
-        let token = self.token.clone();
+        let Some(s) = self.shared.take() else { return };
+        let token = s.token.clone();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.record(e.into()),
-            Err(p) => self.record_panic(p),
+            Ok(Ok(())) => s.task_done(None),
+            Ok(Err(e)) => s.task_done(Some(e.into())),
+            Err(p) => {
+                s.keep_panic(p);
+                s.task_done(None);
+            }
         }
-        // Invariant 1: outcome recorded first, then the slot, then the counter.
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.task_done(Some(Error::new(
+                crate::ErrorKind::Panic,
+                "task abandoned: its TaskSlot was dropped before it finished",
+            )));
+        }
+    }
+}
+
+/// The future returned by [`ErrGroup::start_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct StartFuture {
+    group: ErrGroup,
+    key: Option<usize>,
+    registration: Option<crate::cancel_token::Registration>,
+}
+
+impl fmt::Debug for StartFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartFuture").finish_non_exhaustive()
+    }
+}
+
+impl StartFuture {
+    fn cleanup(&mut self) {
+        self.group.shared.limit.unregister(&mut self.key);
+        if let Some(r) = self.registration.take() {
+            r.stop();
+        }
+    }
+}
+
+impl Future for StartFuture {
+    type Output = Result<TaskSlot>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<TaskSlot>> {
+        let this = &mut *self;
+        let s = this.group.shared.clone();
+        loop {
+            if s.limit.try_acquire() {
+                this.cleanup();
+                return Poll::Ready(this.group.enter());
+            }
+            if s.token.is_cancelled() {
+                this.cleanup();
+                return Poll::Ready(Err(s.token.cause().unwrap_or_else(Error::canceled)));
+            }
+            if this.registration.is_none() {
+                // Wake the limit's waiters (us among them) if the token is cancelled.
+                let me = s.clone();
+                this.registration = Some(s.token.on_cancel_inline(move |_| me.limit.wake_all()));
+            }
+            if !s
+                .limit
+                .register(&mut this.key, cx.waker(), || s.token.is_cancelled())
+            {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Drop for StartFuture {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+impl Shared {
+    /// Accounts for a finished task (invariant 1): outcome first, then the slot, then the count.
+    fn task_done(&self, error: Option<Error>) {
+        if let Some(e) = error {
+            self.record(e);
+        }
         self.limit.release();
         let _ = self.wg.done();
     }
@@ -438,12 +617,16 @@ impl Shared {
             }
             first
         };
-        if first && self.cancel_on_error {
+        if e.kind() == crate::ErrorKind::Panic {
+            // A panic cancels the group's token at once, whatever the error rule.
+            self.token.cancel_with(e);
+        } else if first && self.cancel_on_error {
             self.token.cancel_with(e);
         }
     }
 
-    fn record_panic(&self, p: Box<dyn Any + Send>) {
+    /// Keeps a task's panic payload for `wait` to resume, and records it as an error.
+    fn keep_panic(&self, p: Box<dyn Any + Send>) {
         let e = panic_error(&*p);
         {
             let mut slot = lock(&self.panic);
@@ -452,9 +635,7 @@ impl Shared {
                 self.has_panic.store(true, Ordering::Release);
             }
         }
-        self.record(e.clone());
-        // A panic cancels the group's token at once, whatever the error rule.
-        self.token.cancel_with(e);
+        self.record(e);
     }
 
     fn take_panic(&self) -> Option<Box<dyn Any + Send>> {

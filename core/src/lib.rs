@@ -71,7 +71,7 @@ mod wait_group;
 mod wait_list;
 
 pub use cancel_token::{CancelToken, CancelledFuture, DropGuard, Registration};
-pub use err_group::{Collect, ErrGroup, ErrGroupBuilder, ErrGroupFuture};
+pub use err_group::{Collect, ErrGroup, ErrGroupBuilder, ErrGroupFuture, StartFuture, TaskSlot};
 pub use error::{Error, ErrorKind, Result};
 pub use pool::PoolStats;
 pub use wait_group::{WaitGroup, WaitGroupFuture};

@@ -149,6 +149,31 @@ impl Limit {
         }
     }
 
+    /// Registers a future's waker to be woken when a slot may be free (or `cancelled()`
+    /// holds); true if a slot is free or `cancelled()` already holds (poll again at once).
+    pub(crate) fn register(
+        &self,
+        key: &mut Option<usize>,
+        waker: &std::task::Waker,
+        cancelled: impl Fn() -> bool,
+    ) -> bool {
+        // Invariant 3: announce, then re-check in the same atomic step.
+        let s = self.state.fetch_or(WAITERS, Ordering::AcqRel);
+        if active(s) < limit(s) || cancelled() {
+            return true;
+        }
+        let state = &self.state;
+        self.list.register(key, waker, || {
+            let s = state.load(Ordering::Acquire);
+            s & WAITERS == 0 || active(s) < limit(s) || cancelled()
+        })
+    }
+
+    /// Frees a future's registration.
+    pub(crate) fn unregister(&self, key: &mut Option<usize>) {
+        self.list.remove(key);
+    }
+
     /// Returns a slot.
     pub(crate) fn release(&self) {
         let mut s = self.state.load(Ordering::Acquire);

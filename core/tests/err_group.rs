@@ -917,3 +917,112 @@ fn waits_with_overflowing_timeouts_do_not_panic() {
     wg.go(|| {});
     assert!(wg.wait_timeout(std::time::Duration::MAX));
 }
+
+// ---------------------------------------------------------------- tasks run elsewhere (TaskSlot)
+
+#[test]
+fn a_task_slot_counts_as_active_until_finished_and_its_error_is_the_groups() {
+    let parent = CancelToken::new();
+    let g = ErrGroup::with_token(&parent);
+    let slot = g.start().unwrap();
+    assert_eq!(g.active(), 1);
+    assert!(!g.token().is_cancelled());
+    let doom = Error::custom("failed on the event loop");
+    slot.finish(Err(doom.clone()));
+    // The first error cancels a with_token group at once, with that error as cause.
+    assert!(Error::ptr_eq(&g.token().cause().unwrap(), &doom));
+    assert_same(&g.wait(), Some(&doom), "wait after a slot failed");
+    assert!(!parent.is_cancelled());
+}
+
+#[test]
+fn a_task_slot_dropped_without_finishing_is_reported_as_a_panic_and_cancels() {
+    let g = ErrGroup::new();
+    drop(g.start().unwrap());
+    assert_eq!(g.active(), 0);
+    assert!(
+        g.token().is_cancelled(),
+        "an abandoned task cancels even a plain group"
+    );
+    let err = g.wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panic);
+}
+
+#[test]
+fn try_start_respects_the_limit_like_try_go() {
+    let g = ErrGroup::new();
+    g.set_limit(2).unwrap();
+    let a = g.try_start().unwrap();
+    let b = g.try_start().unwrap();
+    assert!(g.try_start().is_none());
+    assert!(!g.try_go(|_| Ok::<(), Error>(())));
+    a.finish(Ok(()));
+    let c = g.try_start().unwrap();
+    b.finish(Ok(()));
+    c.finish(Ok(()));
+    g.wait().unwrap();
+}
+
+#[test]
+fn start_async_waits_for_a_slot_without_blocking_and_is_woken_when_one_frees() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let first = g.start().unwrap();
+    let mut fut = g.start_async();
+    let (wakes, waker) = CountingWaker::new();
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    assert_eq!(g.active(), 1);
+    first.finish(Ok(()));
+    assert!(
+        wakes.wakes() >= 1,
+        "releasing the slot must wake the waiting future"
+    );
+    let second = match poll_once(&mut fut, &waker) {
+        std::task::Poll::Ready(r) => r.unwrap(),
+        std::task::Poll::Pending => panic!("a free slot was not taken"),
+    };
+    assert_eq!(g.active(), 1);
+    second.finish(Ok(()));
+    g.wait().unwrap();
+}
+
+#[test]
+fn start_async_gives_up_with_the_cause_when_the_group_is_cancelled() {
+    let parent = CancelToken::new();
+    let g = ErrGroup::with_token(&parent);
+    g.set_limit(0).unwrap();
+    let mut fut = g.start_async();
+    let (wakes, waker) = CountingWaker::new();
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    let why = Error::custom("request aborted");
+    parent.cancel_with(why.clone());
+    assert!(
+        wakes.wakes() >= 1,
+        "cancellation must wake the waiting future"
+    );
+    match poll_once(&mut fut, &waker) {
+        std::task::Poll::Ready(Err(e)) => assert!(Error::ptr_eq(&e, &why)),
+        other => panic!("expected the cause, got {:?}", other.map(|r| r.map(|_| ()))),
+    }
+    // Nothing was started and nothing is left registered on the token.
+    assert_eq!(g.active(), 0);
+    drop(fut);
+    assert_eq!(g.token().dependents(), 0);
+}
+
+#[test]
+fn dropping_a_pending_start_async_leaves_nothing_behind() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let first = g.start().unwrap();
+    for _ in 0..100 {
+        let mut fut = g.start_async();
+        let (_, waker) = CountingWaker::new();
+        assert!(poll_once(&mut fut, &waker).is_pending());
+    }
+    assert_eq!(g.token().dependents(), 0);
+    first.finish(Ok(()));
+    // The limit still works: a new slot is granted at once.
+    block_on(g.start_async()).unwrap().finish(Ok(()));
+    g.wait().unwrap();
+}
