@@ -37,7 +37,10 @@
 //! ## Where tasks run
 //! `go` never starts a thread per task: tasks run on core's elastic [`pool`], which reuses idle
 //! threads, starts new ones when all are blocked (so no task starves another, as with
-//! goroutines), and lets idle ones exit.
+//! goroutines), and lets idle ones exit. A task that runs somewhere else — a future on an event
+//! loop, a JS promise, a foreign thread — takes its place in an `ErrGroup` with
+//! [`ErrGroup::start`] / [`ErrGroup::start_async`] and reports back through [`TaskSlot::finish`],
+//! under the same limit and first-error rules.
 //!
 //! ## Example: the first error cancels the rest
 //! ```
@@ -78,3 +81,8 @@ pub use wait_group::{WaitGroup, WaitGroupFuture};
 
 #[cfg(all(test, loom))]
 mod tests;
+
+/// The README's Rust snippets, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
