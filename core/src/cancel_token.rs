@@ -129,6 +129,14 @@ impl CancelToken {
 
     /// Like [`with_deadline`](CancelToken::with_deadline), recording `cause` if the deadline
     /// fires (Go's `WithDeadlineCause`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let why = gogroup::Error::custom("quote expired");
+    /// let t = gogroup::CancelToken::new().with_deadline_cause(Instant::now() + Duration::from_secs(60), why);
+    /// t.cancel(); // a manual cancel records Canceled, not the deadline's cause
+    /// assert_eq!(t.cause().unwrap().kind(), gogroup::ErrorKind::Canceled);
+    /// ```
     pub fn with_deadline_cause(&self, deadline: Instant, cause: Error) -> CancelToken {
         self.with_deadline_inner(Some(deadline), Some(cause))
     }
@@ -201,6 +209,13 @@ impl CancelToken {
     }
 
     /// Whether the token is cancelled. One atomic load.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// assert!(!t.is_cancelled());
+    /// t.cancel();
+    /// assert!(t.is_cancelled());
+    /// ```
     #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
@@ -208,12 +223,27 @@ impl CancelToken {
 
     /// `None` while live; then `Canceled` or `DeadlineExceeded`, never anything else (Go's
     /// `ctx.Err()`).
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Error, ErrorKind};
+    /// let t = CancelToken::new();
+    /// assert!(t.err().is_none());
+    /// t.cancel_with(Error::custom("why"));
+    /// assert_eq!(t.err().unwrap().kind(), ErrorKind::Canceled); // the cause goes to cause()
+    /// ```
     pub fn err(&self) -> Option<Error> {
         self.node.err()
     }
 
     /// `None` while live; then the cause given to `cancel_with` (or to a `*_cause`
     /// deadline that fired), else the same as [`err`](CancelToken::err) (Go's `context.Cause`).
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, ErrorKind};
+    /// let t = CancelToken::new();
+    /// t.cancel();
+    /// assert_eq!(t.cause().unwrap().kind(), ErrorKind::Canceled); // no cause given: the err
+    /// ```
     pub fn cause(&self) -> Option<Error> {
         self.node.cause()
     }
@@ -305,6 +335,14 @@ impl CancelToken {
     }
 
     /// Blocks until the token is cancelled.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// let t2 = t.clone();
+    /// std::thread::spawn(move || t2.cancel());
+    /// t.wait();
+    /// assert!(t.is_cancelled());
+    /// ```
     pub fn wait(&self) {
         if !self.is_cancelled() {
             self.node
@@ -354,6 +392,13 @@ impl CancelToken {
     /// # Errors
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if `deadline` passed first; `other`'s
     /// cause if `other` was cancelled first.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let t = gogroup::CancelToken::new();
+    /// let err = t.wait_until(Some(Instant::now() + Duration::from_millis(1)), None).unwrap_err();
+    /// assert_eq!(err.kind(), gogroup::ErrorKind::Timeout);
+    /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, other: Option<&CancelToken>) -> Result<()> {
         let list = self.node.wait_list();
         let registration = other.map(|o| {
@@ -377,6 +422,21 @@ impl CancelToken {
     }
 
     /// A future that completes when the token is cancelled (a plain `Future`, no runtime).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// let t = gogroup::CancelToken::new();
+    /// let t2 = t.clone();
+    /// std::thread::spawn(move || t2.cancel());
+    /// block_on(t.wait_async());
+    /// ```
     pub fn wait_async(&self) -> CancelledFuture {
         CancelledFuture {
             token: self.clone(),
@@ -386,6 +446,12 @@ impl CancelToken {
     }
 
     /// Whether `a` and `b` are handles to the same token.
+    ///
+    /// ```
+    /// let t = gogroup::CancelToken::new();
+    /// assert!(gogroup::CancelToken::ptr_eq(&t, &t.clone()));
+    /// assert!(!gogroup::CancelToken::ptr_eq(&t, &t.child()));
+    /// ```
     pub fn ptr_eq(a: &CancelToken, b: &CancelToken) -> bool {
         Arc::ptr_eq(&a.node, &b.node)
     }
@@ -430,6 +496,14 @@ impl fmt::Debug for CancelToken {
 /// An `on_cancel` callback's registration (Go's `AfterFunc` stop function).
 ///
 /// Dropping it leaves the callback registered, as in Go.
+///
+/// ```
+/// let t = gogroup::CancelToken::new();
+/// let reg = t.on_cancel(|_| {});
+/// assert_eq!(t.dependents(), 1);
+/// assert!(reg.stop());
+/// assert_eq!(t.dependents(), 0);
+/// ```
 pub struct Registration {
     node: Arc<Node>,
     callback: Arc<tree::Callback>,
@@ -459,6 +533,12 @@ impl fmt::Debug for Registration {
 }
 
 /// Cancels its token when dropped. See [`CancelToken::drop_guard`].
+///
+/// ```
+/// let t = gogroup::CancelToken::new();
+/// drop(t.drop_guard());
+/// assert!(t.is_cancelled());
+/// ```
 #[derive(Debug)]
 pub struct DropGuard {
     token: Option<CancelToken>,
@@ -488,6 +568,12 @@ impl Drop for DropGuard {
 }
 
 /// The future returned by [`CancelToken::wait_async`].
+///
+/// ```
+/// let t = gogroup::CancelToken::new();
+/// t.cancel();
+/// let _ready: gogroup::CancelledFuture = t.wait_async(); // completes at its first poll
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct CancelledFuture {
     token: CancelToken,

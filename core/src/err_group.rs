@@ -42,6 +42,15 @@ use crate::pool;
 use crate::wait_group::{WaitGroup, WaitGroupFuture, panic_error};
 
 /// Which task errors an [`ErrGroup`] keeps.
+///
+/// ```
+/// use gogroup::{Collect, ErrGroup, Error};
+/// let g = ErrGroup::builder().collect(Collect::All).build();
+/// g.go(|_| Err(Error::custom("a"))).unwrap();
+/// g.go(|_| Err(Error::custom("b"))).unwrap();
+/// assert!(g.wait().is_err());
+/// assert_eq!(g.errors().len(), 2);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Collect {
     /// Only the first error (Go's rule); later errors are dropped, deliberately.
@@ -107,24 +116,45 @@ pub struct ErrGroupBuilder {
 impl ErrGroupBuilder {
     /// Derive the group's token from `parent`, and cancel it on the first error and when `wait`
     /// returns (Go's `WithContext`).
+    ///
+    /// ```
+    /// let parent = gogroup::CancelToken::new();
+    /// let g = gogroup::ErrGroup::builder().token(&parent).build();
+    /// parent.cancel();
+    /// assert!(g.token().is_cancelled());
+    /// ```
     pub fn token(mut self, parent: &CancelToken) -> Self {
         self.parent = Some(parent.clone());
         self
     }
 
     /// At most `n` active tasks (negative: no limit; 0: nothing may start).
+    ///
+    /// ```
+    /// assert_eq!(gogroup::ErrGroup::builder().limit(3).build().limit(), Some(3));
+    /// ```
     pub fn limit(mut self, n: i64) -> Self {
         self.limit = Some(n);
         self
     }
 
     /// Which errors to keep.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::builder().collect(gogroup::Collect::All).build();
+    /// assert!(g.errors().is_empty());
+    /// ```
     pub fn collect(mut self, collect: Collect) -> Self {
         self.collect = collect;
         self
     }
 
     /// The group.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::builder().build(); // same as ErrGroup::new()
+    /// g.wait().unwrap();
+    /// ```
     pub fn build(self) -> ErrGroup {
         let (token, cancel_on_error) = match &self.parent {
             Some(p) => (p.child(), true),
@@ -192,11 +222,28 @@ impl ErrGroup {
     }
 
     /// A builder for a token, a limit and a collection mode together.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::builder().limit(1).build();
+    /// assert!(g.try_go(|_| Ok::<(), gogroup::Error>(())));
+    /// g.wait().unwrap();
+    /// ```
     pub fn builder() -> ErrGroupBuilder {
         ErrGroupBuilder::default()
     }
 
     /// The group's token, the one every task receives.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let t = g.token().clone();
+    /// g.go(move |token| {
+    ///     assert!(gogroup::CancelToken::ptr_eq(&token, &t));
+    ///     Ok::<(), gogroup::Error>(())
+    /// })
+    /// .unwrap();
+    /// g.wait().unwrap();
+    /// ```
     pub fn token(&self) -> &CancelToken {
         &self.shared.token
     }
@@ -320,6 +367,21 @@ impl ErrGroup {
     /// Like [`start`](ErrGroup::start), as a future: waiting for a slot never blocks a thread,
     /// so an event loop can keep running. Dropping the future gives up the wait and leaves
     /// nothing registered.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = block_on(g.start_async()).unwrap();
+    /// slot.finish(Ok(()));
+    /// g.wait().unwrap();
+    /// ```
     pub fn start_async(&self) -> StartFuture {
         StartFuture {
             group: self.clone(),
@@ -365,12 +427,25 @@ impl ErrGroup {
     }
 
     /// The current limit (`None`: no limit).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// assert_eq!(g.limit(), None);
+    /// ```
     pub fn limit(&self) -> Option<u64> {
         self.shared.limit.get()
     }
 
     /// Tasks holding a slot: started and not yet finished (the number the limit bounds and
     /// `set_limit` checks).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = g.start().unwrap();
+    /// assert_eq!(g.active(), 1);
+    /// slot.finish(Ok(()));
+    /// assert_eq!(g.active(), 0);
+    /// ```
     pub fn active(&self) -> usize {
         self.shared.limit.active()
     }
@@ -385,6 +460,12 @@ impl ErrGroup {
     ///
     /// # Panics
     /// Resumes the first panic of a task (once), after every task finished.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|_| Ok::<(), gogroup::Error>(())).unwrap();
+    /// assert!(g.wait().is_ok());
+    /// ```
     pub fn wait(&self) -> Result<()> {
         let _ = self.shared.wg.wait_until(None, None);
         self.shared.resume_panic();
@@ -399,6 +480,15 @@ impl ErrGroup {
     ///
     /// # Panics
     /// As [`wait`](ErrGroup::wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = g.start().unwrap();
+    /// assert_eq!(g.wait_timeout(Duration::from_millis(1)).unwrap_err().kind(), gogroup::ErrorKind::Timeout);
+    /// slot.finish(Ok(()));
+    /// assert!(g.wait_timeout(Duration::from_secs(10)).is_ok());
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         self.shared
             .wg
@@ -415,6 +505,14 @@ impl ErrGroup {
     ///
     /// # Panics
     /// As [`wait`](ErrGroup::wait).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let _slot = g.start().unwrap(); // never finishes in this example (and reports a panic when dropped)
+    /// let stop = gogroup::CancelToken::new();
+    /// stop.cancel();
+    /// assert!(g.wait_cancellable(&stop).unwrap_err().is_canceled());
+    /// ```
     pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
         self.shared.wg.wait_until(None, Some(token))?;
         self.shared.resume_panic();
@@ -427,6 +525,13 @@ impl ErrGroup {
     /// # Errors
     /// `Timeout` if `deadline` passed, `token`'s cause if it was cancelled, else as
     /// [`wait`](ErrGroup::wait), with a panic reported as an error.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|_| -> Result<(), gogroup::Error> { panic!("boom") }).unwrap();
+    /// let err = g.wait_until(None, None).unwrap_err(); // no unwinding
+    /// assert_eq!(err.kind(), gogroup::ErrorKind::Panic);
+    /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
         self.shared.wg.wait_until(deadline, token)?;
         let panicked = self.shared.take_panic().map(|p| panic_error(&*p));
@@ -438,6 +543,20 @@ impl ErrGroup {
     }
 
     /// A future resolving to what [`wait`](ErrGroup::wait) returns (no runtime needed).
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// let g = gogroup::ErrGroup::new();
+    /// g.go(|_| Err(gogroup::Error::custom("late"))).unwrap();
+    /// assert_eq!(block_on(g.wait_async()).unwrap_err().to_string(), "late");
+    /// ```
     pub fn wait_async(&self) -> ErrGroupFuture {
         ErrGroupFuture {
             group: self.clone(),
@@ -448,6 +567,13 @@ impl ErrGroup {
     /// The recorded errors in finishing order: every error with [`Collect::All`], at most the
     /// first with [`Collect::First`]. A panic is recorded as an
     /// [`ErrorKind::Panic`](crate::ErrorKind::Panic) error.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new(); // Collect::First
+    /// g.go(|_| Err(gogroup::Error::custom("x"))).unwrap();
+    /// let _ = g.wait();
+    /// assert_eq!(g.errors().len(), 1);
+    /// ```
     pub fn errors(&self) -> Vec<Error> {
         lock(&self.shared.errors).clone()
     }
@@ -479,6 +605,13 @@ impl ErrGroup {
 /// The task counts as active until [`finish`](TaskSlot::finish). A slot dropped without
 /// `finish` (for example while a panic unwinds) finishes with an
 /// [`ErrorKind::Panic`](crate::ErrorKind::Panic) error, so no outcome is ever lost.
+///
+/// ```
+/// let g = gogroup::ErrGroup::new();
+/// let slot: gogroup::TaskSlot = g.start().unwrap();
+/// std::thread::spawn(move || slot.finish(Ok(()))); // finished from another thread
+/// g.wait().unwrap();
+/// ```
 #[must_use = "a TaskSlot keeps the group waiting until it is finished"]
 pub struct TaskSlot {
     shared: Option<Arc<Shared>>,
@@ -492,6 +625,13 @@ impl fmt::Debug for TaskSlot {
 
 impl TaskSlot {
     /// The group's token (the one a `go` task receives).
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = g.start().unwrap();
+    /// assert!(gogroup::CancelToken::ptr_eq(slot.token(), g.token()));
+    /// slot.finish(Ok(()));
+    /// ```
     pub fn token(&self) -> &CancelToken {
         &self
             .shared
@@ -503,6 +643,13 @@ impl TaskSlot {
     /// Reports the task's outcome: an error is recorded by the group's rules (the first error
     /// cancels a `with_token` group's token; a [`ErrorKind::Panic`](crate::ErrorKind::Panic)
     /// error cancels it in any group), then the slot and the count are released.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::with_token(&gogroup::CancelToken::new());
+    /// g.start().unwrap().finish(Err(gogroup::Error::custom("no")));
+    /// assert!(g.token().is_cancelled());
+    /// assert!(g.wait().is_err());
+    /// ```
     pub fn finish(mut self, result: Result<()>) {
         if let Some(s) = self.shared.take() {
             s.task_done(result.err());
@@ -540,6 +687,12 @@ impl Drop for TaskSlot {
 }
 
 /// The future returned by [`ErrGroup::start_async`].
+///
+/// ```
+/// let g = gogroup::ErrGroup::new();
+/// let _pending: gogroup::StartFuture = g.start_async(); // dropping it unpolled takes nothing
+/// assert_eq!(g.active(), 0);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct StartFuture {
     group: ErrGroup,
@@ -676,6 +829,11 @@ impl Shared {
 }
 
 /// The future returned by [`ErrGroup::wait_async`].
+///
+/// ```
+/// let g = gogroup::ErrGroup::new();
+/// let _fut: gogroup::ErrGroupFuture = g.wait_async();
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct ErrGroupFuture {
     group: ErrGroup,

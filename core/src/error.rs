@@ -21,6 +21,14 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// `Result` with gogroup's [`Error`] as the default error type.
+///
+/// ```
+/// fn check(n: i64) -> gogroup::Result<i64> {
+///     gogroup::WaitGroup::new().add(n)?;
+///     Ok(n)
+/// }
+/// assert!(check(-1).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, as a closed, stable table shared by every binding.
@@ -57,6 +65,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in code order. Bindings walk this to prove their mapping is total.
+    ///
+    /// ```
+    /// for kind in gogroup::ErrorKind::ALL {
+    ///     assert_eq!(gogroup::ErrorKind::from_code(kind.code()), Some(kind));
+    /// }
+    /// ```
     pub const ALL: [ErrorKind; 8] = [
         ErrorKind::NegativeCounter,
         ErrorKind::Canceled,
@@ -114,6 +128,10 @@ impl ErrorKind {
     }
 
     /// The default message for this kind (Go's exact text where Go has one).
+    ///
+    /// ```
+    /// assert_eq!(gogroup::ErrorKind::Canceled.default_message(), "context canceled");
+    /// ```
     pub const fn default_message(self) -> &'static str {
         match self {
             ErrorKind::NegativeCounter => NEGATIVE_COUNTER_MESSAGE,
@@ -259,6 +277,10 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// assert_eq!(gogroup::Error::canceled().kind(), gogroup::ErrorKind::Canceled);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.repr.kind
     }
@@ -273,11 +295,19 @@ impl Error {
     }
 
     /// The application code (0 unless set with [`Error::with_code`]).
+    ///
+    /// ```
+    /// assert_eq!(gogroup::Error::custom("x").app_code(), 0);
+    /// ```
     pub fn app_code(&self) -> i64 {
         self.repr.app_code
     }
 
     /// The human-readable message.
+    ///
+    /// ```
+    /// assert_eq!(gogroup::Error::custom("disk full").message(), "disk full");
+    /// ```
     pub fn message(&self) -> &str {
         &self.repr.message
     }
@@ -292,11 +322,22 @@ impl Error {
     }
 
     /// The payload as a `T`, if it is one.
+    ///
+    /// ```
+    /// let e = gogroup::Error::custom("x").with_payload(String::from("host object"));
+    /// assert_eq!(e.downcast_ref::<String>().unwrap(), "host object");
+    /// assert!(e.downcast_ref::<u8>().is_none());
+    /// ```
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
         self.payload().and_then(|p| p.downcast_ref::<T>())
     }
 
     /// Whether `a` and `b` are the same error (clones of one value).
+    ///
+    /// ```
+    /// let e = gogroup::Error::custom("x");
+    /// assert!(gogroup::Error::ptr_eq(&e, &e.clone()));
+    /// ```
     pub fn ptr_eq(a: &Error, b: &Error) -> bool {
         Arc::ptr_eq(&a.repr, &b.repr)
     }

@@ -368,6 +368,11 @@ fn worker() {
 }
 
 /// A snapshot of the pool's threads and queue.
+///
+/// ```
+/// let s = gogroup::pool::stats();
+/// assert_eq!(s.busy + s.idle, s.live);
+/// ```
 pub fn stats() -> PoolStats {
     let p = pool();
     let live = p.live.0.load(Ordering::Acquire);
@@ -384,6 +389,10 @@ pub fn stats() -> PoolStats {
 }
 
 /// How long an idle worker (or the deadline thread) lives before it exits.
+///
+/// ```
+/// assert!(gogroup::pool::idle_timeout() > std::time::Duration::ZERO);
+/// ```
 pub fn idle_timeout() -> Duration {
     Duration::from_millis(IDLE_TIMEOUT_MS.load(Ordering::Relaxed))
 }

@@ -171,6 +171,12 @@ impl WaitGroup {
 
     /// The current counter.
     #[inline]
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(3).unwrap();
+    /// assert_eq!(wg.count(), 3);
+    /// ```
     pub fn count(&self) -> usize {
         counter(self.inner.state.load(Ordering::Acquire)) as usize
     }
@@ -473,6 +479,11 @@ impl Inner {
 }
 
 /// The future returned by [`WaitGroup::wait_async`].
+///
+/// ```
+/// let wg = gogroup::WaitGroup::new();
+/// let _ready: gogroup::WaitGroupFuture = wg.wait_async(); // zero: completes at its first poll
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitGroupFuture {
     inner: Arc<Inner>,
