@@ -24,6 +24,10 @@
 //! 2. No wake-up is lost: a submitter pushes, then (after a `SeqCst` fence) reads `sleeping`;
 //!    a worker increments `sleeping`, then (after a `SeqCst` fence) looks for tasks once more
 //!    before it sleeps. One of the two sees the other.
+//! 3. No task waits behind a blocked one: a worker that is about to run a task while other tasks
+//!    wait (in its own deque, taken as a batch, or in the injector) first makes sure another
+//!    worker is spinning, woken, started, or — every worker being busy — that the starvation
+//!    check is watching.
 //!
 //! Uses `std` primitives even under loom: the pool is outside loom's model (the models check
 //! the state machines that run on it).
@@ -98,8 +102,8 @@ const STARVATION_CHECK: Duration = Duration::from_millis(1);
 const MAX_THREADS: usize = 10_000;
 /// Rounds a worker looks for a task before it sleeps; the last `WORKER_YIELD_ROUNDS` of them
 /// yield the CPU instead of spinning.
-const WORKER_SPIN_ROUNDS: u32 = 1_024 + WORKER_YIELD_ROUNDS;
-const WORKER_YIELD_ROUNDS: u32 = 32;
+const WORKER_SPIN_ROUNDS: u32 = 128 + WORKER_YIELD_ROUNDS;
+const WORKER_YIELD_ROUNDS: u32 = 8;
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
@@ -199,6 +203,13 @@ pub(crate) fn submit(job: Job) {
     p.injector.push(job);
     // Invariant 2.
     fence(Ordering::SeqCst);
+    signal_work();
+}
+
+/// Makes sure someone will take queued work: a spinning worker will; else wake a sleeping one,
+/// start one, or (all busy) let the starvation check watch the queue (invariant 3).
+fn signal_work() {
+    let p = pool();
     if p.searching.0.load(Ordering::Relaxed) > 0 {
         return; // a spinning worker will take it
     }
@@ -277,6 +288,18 @@ fn starvation_check(seen: u64) {
     schedule_starvation_check();
 }
 
+/// Runs a job a worker found. If more work is waiting — in this worker's deque (it took a
+/// batch) or in the injector — someone else must be told first: this job may block for a long
+/// time, and nobody else can see what sits in our deque unless it is awake (invariant 3).
+fn run_found(local: &Worker<Job>, job: Job, progress: &Padded<AtomicU64>) {
+    let p = pool();
+    if !local.is_empty() || !p.injector.is_empty() {
+        signal_work();
+    }
+    run_job(job);
+    progress.0.fetch_add(1, Ordering::Relaxed);
+}
+
 fn run_job(job: Job) {
     // Tasks wrapped by WaitGroup/ErrGroup catch their own panics; this only guards raw jobs.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
@@ -307,8 +330,7 @@ fn worker() {
         // The hot path touches no lock: our deque, then the injector. Other workers' deques
         // are searched while spinning and before sleeping.
         if let Some(job) = local.pop().or_else(|| p.steal_injected(&local)) {
-            run_job(job);
-            progress.0.fetch_add(1, Ordering::Relaxed);
+            run_found(&local, job, &progress);
             continue;
         }
         // Look for the next task a little longer before going to sleep: first spinning, then
@@ -325,8 +347,7 @@ fn worker() {
             };
             if let Some(job) = found {
                 p.searching.0.fetch_sub(1, Ordering::AcqRel);
-                run_job(job);
-                progress.0.fetch_add(1, Ordering::Relaxed);
+                run_found(&local, job, &progress);
                 continue 'work;
             }
             if i < WORKER_SPIN_ROUNDS - WORKER_YIELD_ROUNDS {
@@ -343,8 +364,7 @@ fn worker() {
         if let Some(job) = p.find_task(&local) {
             p.sleeping.0.fetch_sub(1, Ordering::SeqCst);
             drop(guard);
-            run_job(job);
-            progress.0.fetch_add(1, Ordering::Relaxed);
+            run_found(&local, job, &progress);
             continue;
         }
         let (guard, res) =
@@ -354,8 +374,7 @@ fn worker() {
         drop(guard);
         if res.timed_out() {
             if let Some(job) = p.find_task(&local) {
-                run_job(job);
-                progress.0.fetch_add(1, Ordering::Relaxed);
+                run_found(&local, job, &progress);
                 continue;
             }
             // Invariant 1: nothing in `local`; leave.
