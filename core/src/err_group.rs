@@ -722,6 +722,13 @@ impl Future for StartFuture {
         let this = &mut *self;
         let s = this.group.shared.clone();
         loop {
+            // As the blocking `go`: a free slot wins at the first attempt; once waiting, the
+            // token's cancellation wins over a slot that frees at the same moment.
+            let waiting = this.registration.is_some();
+            if waiting && s.token.is_cancelled() {
+                this.cleanup();
+                return Poll::Ready(Err(s.token.cause().unwrap_or_else(Error::canceled)));
+            }
             if s.limit.try_acquire() {
                 this.cleanup();
                 return Poll::Ready(this.group.enter());
