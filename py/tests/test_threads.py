@@ -1,0 +1,83 @@
+"""Threads: nothing gogroup started is left blocked after cancel+wait, idle threads exit,
+and a burst of go() calls from a thread holding the GIL does not balloon the pool."""
+
+from __future__ import annotations
+
+import threading
+
+import gogroup
+from conftest import HANG, eventually, os_threads
+from gogroup import _gogroup
+
+
+def test_after_cancel_and_wait_no_gogroup_thread_is_blocked_and_idle_ones_exit(
+    short_idle: float,
+) -> None:
+    eventually("the pool is empty before the test", lambda: _gogroup._pool_stats()["live"] == 0)
+    baseline = os_threads()
+    token = gogroup.CancelToken()
+    g = gogroup.ErrGroup(token=token)
+    started = threading.Semaphore(0)
+
+    def blocked() -> None:
+        started.release()
+        g.token.wait()
+
+    for _ in range(20):
+        g.go(blocked)
+    for _ in range(20):
+        assert started.acquire(timeout=HANG)
+    assert os_threads() > baseline
+    token.cancel()
+    g.wait(timeout=HANG)
+    stats = _gogroup._pool_stats()
+    assert stats["queued"] == 0
+    # Every task returned; no thread is still running one (idle ones may be on their way out).
+    eventually("no pool thread is busy", lambda: _gogroup._pool_stats()["busy"] == 0)
+    eventually(
+        "every gogroup thread exited",
+        lambda: _gogroup._pool_stats()["live"] == 0 and not _gogroup._pool_stats()["timer_thread"],
+    )
+    eventually("the process is back to its threads", lambda: os_threads() == baseline)
+
+
+def test_a_burst_of_go_calls_holding_the_gil_keeps_the_pool_small() -> None:
+    g = gogroup.ErrGroup()
+    hits: list[int] = []
+    for i in range(20_000):
+        g.go(hits.append, i)
+    g.wait(timeout=HANG)
+    assert len(hits) == 20_000
+    # Waiting for the GIL is not starvation; the pool must not grow towards one thread per
+    # queued task (it did by doublings before go() let pool threads in every burst).
+    assert _gogroup._pool_stats()["live"] <= 32
+
+
+def test_awaits_and_waits_start_no_threads() -> None:
+    wg = gogroup.WaitGroup()
+    wg.add()
+    before = os_threads()
+    assert wg.wait(timeout=0.01) is False
+    token = gogroup.CancelToken()
+    assert token.wait(timeout=0.01) is False
+    assert os_threads() == before
+    wg.done()
+
+
+def test_a_blocked_task_never_strands_a_later_one() -> None:
+    # Core's pool strands a task queued while a worker spins if that worker then blocks in
+    # its own task (reported; reproduced in pure Rust). With the GIL this is the common case,
+    # so the binding tickles the pool when a Python task starts (task.rs, tickle_pool).
+    wg = gogroup.WaitGroup()
+    wg.go(lambda: None)
+    wg.wait()
+    eventually("the pool's workers are asleep", lambda: _gogroup._pool_stats()["busy"] == 0)
+    stranded = 0
+    for _ in range(5):
+        block, second = threading.Event(), threading.Event()
+        wg.go(block.wait, HANG)
+        wg.go(second.set)
+        stranded += not second.wait(2)  # upper bound: a healthy pool runs it in microseconds
+        block.set()
+        wg.wait(timeout=HANG)
+    assert stranded == 0
