@@ -1,1 +1,90 @@
-//! Placeholder: the gogroup-node binding is being written.
+//! # gogroup for Node
+//!
+//! Go's `sync.WaitGroup`, `errgroup.Group` and `context` cancellation for the event loop and
+//! worker threads, as a napi-rs addon over the `gogroup` core. The binding translates; core
+//! decides: every grouping rule (limits, first error, cause propagation, deadlines) is core's.
+//!
+//! | JS | core |
+//! |---|---|
+//! | `new WaitGroup()`, `add`, `done`, `wait()`, `waitSync()`, `go(fn)` | `WaitGroup`, `wait_async`, `wait_timeout` |
+//! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout`, `any`, `onCancel` | `CancelToken`, `cancel_with`, `on_cancel_inline` |
+//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait()` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish` |
+//!
+//! [`host`] is the only code that is the binding's own: the event-loop glue.
+
+#![deny(clippy::all)]
+// napi exports must be `pub`, but this cdylib has no Rust API: nothing is reachable from outside.
+#![allow(unreachable_pub)]
+// Under `cfg(test)` napi-derive registers nothing, so exported functions look unused there.
+#![cfg_attr(test, allow(dead_code))]
+
+#[macro_use]
+extern crate napi_derive;
+
+mod cancel_token;
+mod err_group;
+mod errors;
+mod host;
+mod share;
+mod tasks;
+mod wait_group;
+
+/// The version of the native addon (the workspace version).
+///
+/// ```js
+/// require('gogroup').version() // '0.1.0'
+/// ```
+#[napi(catch_unwind)]
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Helpers that act from a *native* thread (core's pool), as C code or another addon would:
+/// for tests and demos of cross-thread wake-ups.
+mod testing {
+    use crate::cancel_token::CancelToken;
+    use crate::wait_group::WaitGroup;
+
+    /// Calls `wg.done()` on one of core's pool threads.
+    #[napi(namespace = "testing", catch_unwind)]
+    pub fn done_on_native_thread(wg: &WaitGroup) {
+        let wg = wg.inner.clone();
+        gogroup::pool::spawn(move || {
+            let _ = wg.done();
+        });
+    }
+
+    /// What this thread's event-loop glue holds right now: JS values kept by Rust, pending
+    /// promises, and tasks awaiting their settlement (a leak shows as a growing number).
+    #[napi(namespace = "testing", catch_unwind)]
+    pub fn host_stats(env: napi::Env) -> HostStats {
+        crate::host::drain(env.raw());
+        let (values, pending) = crate::host::stats();
+        HostStats {
+            values: values as u32,
+            pending: pending as u32,
+            tasks: crate::tasks::live() as u32,
+        }
+    }
+
+    /// See `hostStats`.
+    #[napi(object, namespace = "testing")]
+    #[derive(Debug)]
+    pub struct HostStats {
+        /// JS values held by Rust (thrown values, reasons, callbacks, controllers).
+        pub values: u32,
+        /// Pending promises driven by core futures.
+        pub pending: u32,
+        /// JS tasks whose promise has not settled yet.
+        pub tasks: u32,
+    }
+
+    /// Calls `token.cancel()` on one of core's pool threads.
+    #[napi(namespace = "testing", catch_unwind)]
+    pub fn cancel_on_native_thread(token: &CancelToken) {
+        let t = token.inner.clone();
+        gogroup::pool::spawn(move || {
+            t.cancel();
+        });
+    }
+}

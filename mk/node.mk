@@ -1,0 +1,65 @@
+# Node binding (issue 5): the napi-rs addon in node/, its node:test suites, the typed-example
+# check, the examples in examples/node and the side-by-side benchmark. Included by the root
+# Makefile.
+#
+# Everything but Node, npm and Rust comes from the registries into node/node_modules (npm ci,
+# pinned by node/package-lock.json). The addon is built by node/scripts/build.mjs (cargo only,
+# the same script `npm install ./node` runs). The generated loader and typings (index.js,
+# index.d.ts) are committed; lint-node regenerates them with the pinned @napi-rs/cli in a
+# target dir of their own (so the workspace's release build is never invalidated) and fails on
+# any difference.
+
+TEST_TARGETS += test-node
+DEMO_TARGETS += demo-node
+LINT_TARGETS += lint-node
+
+.PHONY: node-deps node-addon test-node lint-node node-generated demo-node bench-node
+
+NODE ?= node
+NPM ?= npm
+NODE_DIR := node
+NODE_BIN := $(NODE_DIR)/node_modules/.bin
+# npm ci writes this file last: a complete node_modules.
+NODE_DEPS_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
+NODE_GEN_DIR := target/napi
+NODE_EXAMPLES := $(sort $(wildcard examples/node/*.mjs))
+NODE_TS_EXAMPLES := $(sort $(wildcard examples/node/*.ts))
+
+$(NODE_DEPS_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-deps: $(NODE_DEPS_STAMP) ## Install the Node binding's dev tools (npm ci in node/)
+
+node-addon: ## Build the Node addon (release) with cargo, as `npm install` does
+	cd $(NODE_DIR) && CARGO="$(CARGO)" CARGO_FLAGS="$(CARGO_FLAGS)" $(NODE) scripts/build.mjs
+
+test-node: node-deps node-addon ## Build the Node addon and run its node:test suites
+	cd $(NODE_DIR) && $(NODE) --expose-gc --test --test-concurrency=1 --test-timeout=120000 __test__/
+
+node-generated: node-deps ## Regenerate node/index.js and node/index.d.ts (napi build)
+	cd $(NODE_DIR) && ./node_modules/.bin/napi build --platform --target-dir $(abspath $(NODE_GEN_DIR))/cargo \
+		--output-dir $(abspath $(NODE_GEN_DIR))/out
+	cp $(NODE_GEN_DIR)/out/index.js $(NODE_GEN_DIR)/out/index.d.ts $(NODE_DIR)/
+
+lint-node: node-deps ## Fail if node/index.js or index.d.ts are stale; tsc --strict on the typed example
+	cd $(NODE_DIR) && ./node_modules/.bin/napi build --platform --target-dir $(abspath $(NODE_GEN_DIR))/cargo \
+		--output-dir $(abspath $(NODE_GEN_DIR))/out >/dev/null
+	@for f in index.js index.d.ts; do \
+		diff -u $(NODE_DIR)/$$f $(NODE_GEN_DIR)/out/$$f || { \
+			echo >&2 "ERROR: node/$$f is stale: run 'make node-generated' and commit it"; exit 1; }; \
+	done
+	@if git ls-files --error-unmatch $(NODE_DIR)/index.js >/dev/null 2>&1; then \
+		git diff --exit-code -- $(NODE_DIR)/index.js $(NODE_DIR)/index.d.ts; fi
+	$(NODE_BIN)/tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext \
+		--lib es2022,esnext.disposable --types node --typeRoots $(NODE_DIR)/node_modules/@types \
+		$(NODE_TS_EXAMPLES)
+
+demo-node: node-deps node-addon ## Build the Node addon and run every example in examples/node
+	@for f in $(NODE_EXAMPLES); do \
+		echo; echo "=== $$f ==="; \
+		$(NODE) "$$f"; \
+	done
+
+bench-node: node-deps node-addon ## Node benchmark: gogroup vs plain JS and AbortController (JSON lines)
+	$(NODE) --expose-gc $(NODE_DIR)/bench/bench.mjs

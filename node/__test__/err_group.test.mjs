@@ -1,0 +1,184 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ErrGroup, CancelToken } from '../index.js'
+import { alive, isPending } from './helpers.mjs'
+
+function gate() {
+  let open
+  const p = new Promise((r) => (open = r))
+  return { p, open }
+}
+
+test('wait resolves when every task finished', async () => {
+  const g = new ErrGroup()
+  let n = 0
+  for (let i = 0; i < 10; i++) g.go(async () => { await null; n++ })
+  g.go(() => { n++ })
+  await alive(g.wait())
+  assert.equal(n, 11)
+})
+
+test('wait rejects with the first error, the very value thrown, and cancels the token with it (Go: TestWithContext)', async () => {
+  const g = new ErrGroup()
+  const boom = new Error('inventory service down')
+  let sawReason
+  g.go(async (token) => {
+    sawReason = await token.whenCancelled()
+    throw new Error('second')
+  })
+  g.go(async () => { throw boom })
+  await assert.rejects(alive(g.wait()), (e) => e === boom)
+  assert.equal(sawReason, boom)
+  assert.equal(g.token.cancelled, true)
+  assert.equal(g.token.reason, boom)
+})
+
+test('a synchronous throw and a thrown non-Error are task errors too', async () => {
+  const g = new ErrGroup()
+  g.go(() => { throw 42 })
+  await assert.rejects(g.wait(), (e) => e === 42)
+})
+
+test('the token passed to tasks is the group token, with a signal for fetch and friends', async () => {
+  const g = new ErrGroup()
+  let seen
+  g.go((token) => { seen = token })
+  await g.wait()
+  assert.equal(seen, g.token)
+  assert.ok(seen.signal instanceof AbortSignal)
+  assert.equal(seen.signal.aborted, true) // wait() cancels the token, as Go's WithContext
+})
+
+test("collect: 'all' rejects with an AggregateError of every failure", async () => {
+  const g = new ErrGroup({ collect: 'all' })
+  const a = new Error('a')
+  const b = new Error('b')
+  g.go(async () => { throw a })
+  g.go(async () => { await null; throw b })
+  const err = await alive(g.wait()).catch((e) => e)
+  assert.ok(err instanceof AggregateError)
+  assert.deepEqual(new Set(err.errors), new Set([a, b]))
+  assert.throws(() => new ErrGroup({ collect: 'some' }), { code: 'GOGROUP_INVALID_ARGUMENT' })
+})
+
+test('a failing task never produces an unhandled rejection, even without wait()', async () => {
+  const seen = []
+  const onUnhandled = (e) => seen.push(e)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const g = new ErrGroup()
+    g.go(async () => { throw new Error('nobody waits for me') })
+    g.go(() => Promise.reject(new Error('nor me')))
+    // Let the rejections propagate through several turns of the loop.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    assert.deepEqual(seen, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})
+
+test('tryGo honours the limit: 42, then 1, then 0 (Go: TestTryGo)', async () => {
+  const g = new ErrGroup()
+  for (const n of [42, 1]) {
+    g.setLimit(n)
+    const { p, open } = gate()
+    for (let i = 0; i < n; i++) assert.equal(g.tryGo(() => p), true)
+    assert.equal(g.tryGo(() => p), false)
+    assert.throws(() => g.setLimit(n + 1), { code: 'GOGROUP_LIMIT_IN_USE' })
+    open()
+    await alive(g.wait())
+  }
+  const h = new ErrGroup()
+  h.setLimit(0)
+  assert.equal(h.tryGo(() => {}), false)
+})
+
+test('limit 10 over 1025 tasks is never exceeded, and every task runs (Go: TestGoLimit)', async () => {
+  const g = new ErrGroup({ limit: 10 })
+  let active = 0
+  let max = 0
+  let ran = 0
+  for (let i = 0; i < 1025; i++) {
+    g.go(async () => {
+      active++
+      max = Math.max(max, active)
+      await null
+      await null
+      active--
+      ran++
+    })
+  }
+  await alive(g.wait())
+  assert.equal(ran, 1025)
+  assert.ok(max <= 10, `max active ${max}`)
+  assert.equal(max, 10)
+})
+
+test('tasks waiting for a slot start in call order', async () => {
+  const g = new ErrGroup({ limit: 1 })
+  const order = []
+  for (let i = 0; i < 20; i++) g.go(async () => { order.push(i); await null })
+  await alive(g.wait())
+  assert.deepEqual(order, [...Array(20).keys()])
+})
+
+test('a task waiting for a slot never runs once the group is cancelled', async () => {
+  const parent = new CancelToken()
+  const g = new ErrGroup({ token: parent, limit: 1 })
+  const { p, open } = gate()
+  let second = false
+  g.go(() => p)
+  g.go(() => { second = true })
+  parent.cancel()
+  open()
+  await alive(g.wait())
+  assert.equal(second, false)
+})
+
+test('a parent token or signal cancels the group token, with its reason', () => {
+  const parent = new CancelToken()
+  const ac = new AbortController()
+  const g = new ErrGroup({ token: parent, signal: ac.signal })
+  assert.equal(g.token.cancelled, false)
+  const why = new Error('navigated away')
+  ac.abort(why)
+  assert.equal(g.token.reason, why)
+  const h = new ErrGroup({ token: parent })
+  parent.cancel()
+  assert.equal(h.token.cancelled, true)
+})
+
+test('shutdown cancels, waits at most the grace period, and reports what still runs', async () => {
+  const g = new ErrGroup()
+  g.go((token) => token.whenCancelled())
+  assert.equal(await alive(g.shutdown(60_000)), 0)
+  const h = new ErrGroup()
+  const { p, open } = gate()
+  h.go(() => p) // ignores the token
+  assert.equal(await alive(h.shutdown(1)), 1)
+  open()
+  await alive(h.wait())
+})
+
+test('Symbol.asyncDispose cancels and waits', async () => {
+  const g = new ErrGroup()
+  let stopped = false
+  g.go(async (token) => {
+    await token.whenCancelled()
+    stopped = true
+  })
+  const p = g[Symbol.asyncDispose]()
+  await alive(p)
+  assert.equal(stopped, true)
+  assert.equal(g.token.cancelled, true)
+})
+
+test('wait is pending while a task runs', async () => {
+  const g = new ErrGroup()
+  const { p, open } = gate()
+  g.go(() => p)
+  const w = g.wait()
+  assert.equal(await isPending(w), true)
+  open()
+  await alive(w)
+})

@@ -1,0 +1,465 @@
+//! `CancelToken`: core's token, with AbortSignal's conventions for reasons.
+//!
+//! The JS object holds a core token (a handle: `child()`, `share()` and `fromShared()` all
+//! reach the same core node), plus two caches that exist only on this thread: the JS reason
+//! (so `token.reason === token.reason === token.signal.reason`) and the lazily created
+//! `AbortController` behind `token.signal` (creating one costs what an AbortController costs,
+//! so a token that is never asked for its signal never pays for it).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use napi::bindgen_prelude::*;
+use napi::{JsValue, sys};
+
+use crate::errors;
+use crate::host::{self, HostValue, Raw};
+use crate::share;
+
+/// The JS reason of a cancelled token, cached per JS object.
+pub(crate) type ReasonCache = Arc<Mutex<Option<HostValue>>>;
+
+/// The JS value of `cause` as seen through a token's cache: a carried JS value is itself; a
+/// plain cancel or a deadline becomes one `AbortError` / `TimeoutError` for this object.
+pub(crate) fn reason_of(
+    env: sys::napi_env,
+    cache: &ReasonCache,
+    cause: &gogroup::Error,
+) -> Result<sys::napi_value> {
+    if let Some(v) = cause.downcast_ref::<HostValue>().and_then(HostValue::get) {
+        return Ok(v);
+    }
+    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(v) = c.as_ref().and_then(HostValue::get) {
+        return Ok(v);
+    }
+    let v = errors::to_js(env, cause)?;
+    *c = Some(HostValue::new(env, v)?);
+    Ok(v)
+}
+
+/// Reports a pending JS exception (from a callback we ran) as uncaught, as EventTarget does.
+pub(crate) fn report_exception(env: sys::napi_env) {
+    if let Some(e) = host::take_exception(env) {
+        // SAFETY: JS thread.
+        unsafe { sys::napi_fatal_exception(env, e) };
+    }
+}
+
+fn epoch_ms_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// A wall-clock time in ms since the epoch, as a monotonic `Instant`.
+pub(crate) fn instant_of_epoch_ms(ms: f64) -> Instant {
+    let delta = ms - epoch_ms_now();
+    let now = Instant::now();
+    if delta >= 0.0 {
+        now.checked_add(Duration::from_secs_f64((delta / 1000.0).min(1e12)))
+            .unwrap_or(now)
+    } else {
+        now.checked_sub(Duration::from_secs_f64((-delta / 1000.0).min(1e9)))
+            .unwrap_or(now)
+    }
+}
+
+/// A duration in ms from JS (negative or NaN: zero).
+pub(crate) fn duration_of_ms(ms: f64) -> Duration {
+    if ms.is_nan() || ms <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64((ms / 1000.0).min(1e12))
+    }
+}
+
+/// True on the process's main thread, where blocking waits are refused.
+pub(crate) fn on_main_thread() -> bool {
+    // The main thread's task id is the process id (Linux).
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .is_some_and(|tid| tid == std::process::id().to_string())
+}
+
+/// Refuses a blocking wait on the main thread (it would freeze the event loop).
+pub(crate) fn refuse_on_main_thread(env: &Env) -> Result<()> {
+    if on_main_thread() {
+        let e = gogroup::Error::new(
+            gogroup::ErrorKind::InvalidArgument,
+            "waitSync blocks its thread and is only allowed in worker threads; on the main thread use `await wait()`",
+        );
+        return Err(errors::throw(env.raw(), &e));
+    }
+    Ok(())
+}
+
+/// A core token cancelled when `signal` aborts, with `signal.reason` as the cause (the same JS
+/// value). Also returns the function that removes the listener, if one was added.
+pub(crate) fn token_from_signal(
+    env: &Env,
+    signal: sys::napi_value,
+) -> Result<(gogroup::CancelToken, Option<HostValue>)> {
+    let raw = env.raw();
+    let token = gogroup::CancelToken::new();
+    let aborted = host::call_helper(raw, c"aborted", &[signal])?;
+    // SAFETY: `aborted` returns a boolean.
+    if unsafe { bool::from_napi_value(raw, aborted) }? {
+        let reason = host::call_helper(raw, c"reasonOf", &[signal])?;
+        token.cancel_with(errors::from_js(raw, reason)?);
+        return Ok((token, None));
+    }
+    let t = token.clone();
+    let listener = env.create_function_from_closure::<Unknown, (), _>("onabort", move |ctx| {
+        let reason = ctx.get::<Unknown>(0)?;
+        let env = ctx.env.raw();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let cause = errors::from_js(env, reason.raw())?;
+            t.cancel_with(cause);
+            host::drain(env);
+            Ok(())
+        }))
+        .unwrap_or_else(|_| Err(Error::from_reason("gogroup: internal panic")))
+    })?;
+    let remover = host::call_helper(raw, c"listen", &[signal, listener.raw()])?;
+    Ok((token, Some(HostValue::new(raw, remover)?)))
+}
+
+/// Calls a remover returned by `token_from_signal` (on the JS thread).
+pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
+    if let Some(f) = remover.as_ref().and_then(HostValue::get) {
+        let _ = host::call(env, host::undefined(env), f, &[]);
+        report_exception(env);
+    }
+}
+
+/// A cancellation signal for a tree of work (Go's `context.Context`), compatible with
+/// `AbortSignal` and shareable with worker threads and native code.
+///
+/// ```js
+/// const { CancelToken } = require('gogroup')
+/// const root = new CancelToken()
+/// const child = root.child()
+/// root.cancel()
+/// child.cancelled // true, synchronously
+/// child.reason.name // 'AbortError'
+/// ```
+#[napi]
+#[derive(Debug)]
+pub struct CancelToken {
+    pub(crate) inner: gogroup::CancelToken,
+    /// Allocated on first use: most tokens are cancelled and dropped without being asked why.
+    reason: std::cell::OnceCell<ReasonCache>,
+    controller: Option<(HostValue, gogroup::Registration)>,
+    shares: Vec<i64>,
+}
+
+impl Drop for CancelToken {
+    fn drop(&mut self) {
+        if let Some((_, reg)) = self.controller.take() {
+            reg.stop();
+        }
+        share::unregister(&self.shares);
+    }
+}
+
+impl CancelToken {
+    /// Wraps a core token in a new JS object.
+    pub(crate) fn from_core(inner: gogroup::CancelToken) -> CancelToken {
+        CancelToken {
+            inner,
+            reason: std::cell::OnceCell::new(),
+            controller: None,
+            shares: Vec::new(),
+        }
+    }
+
+    /// A new JS object for `inner` (for example a group's token handed to its tasks).
+    pub(crate) fn js_object(env: &Env, inner: gogroup::CancelToken) -> Result<sys::napi_value> {
+        // SAFETY: JS thread.
+        unsafe { CancelToken::to_napi_value(env.raw(), CancelToken::from_core(inner)) }
+    }
+
+    fn reason_cache(&self) -> &ReasonCache {
+        self.reason.get_or_init(|| Arc::new(Mutex::new(None)))
+    }
+
+    fn reason_value(&self, env: &Env) -> Result<Option<sys::napi_value>> {
+        match self.inner.cause() {
+            Some(cause) => reason_of(env.raw(), self.reason_cache(), &cause).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+#[napi]
+impl CancelToken {
+    /// A new root token, cancelled only when you cancel it.
+    ///
+    /// ```js
+    /// new CancelToken().cancelled // false
+    /// ```
+    #[napi(constructor, catch_unwind)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> CancelToken {
+        CancelToken::from_core(gogroup::CancelToken::new())
+    }
+
+    /// Cancels the token and every token derived from it. Without `reason` the reason is a
+    /// `DOMException` named `AbortError` (as `AbortController.abort()`); with one, `reason` is
+    /// kept as the very same value. Returns true if this call cancelled it (the first cancel
+    /// wins), false if it was already cancelled.
+    ///
+    /// ```js
+    /// const t = new CancelToken()
+    /// const why = new Error('shutting down')
+    /// t.cancel(why) // true
+    /// t.reason === why // true
+    /// ```
+    #[napi(catch_unwind, ts_args_type = "reason?: unknown")]
+    pub fn cancel(&self, env: Env, reason: Option<Unknown>) -> Result<bool> {
+        let raw = env.raw();
+        let cancelled = match reason {
+            Some(r) if r.get_type()? != ValueType::Undefined => {
+                self.inner.cancel_with(errors::from_js(raw, r.raw())?)
+            }
+            _ => self.inner.cancel(),
+        };
+        host::drain(raw);
+        Ok(cancelled)
+    }
+
+    /// Whether the token is cancelled (one atomic load).
+    #[napi(getter, catch_unwind)]
+    pub fn cancelled(&self) -> bool {
+        self.inner.is_cancelled()
+    }
+
+    /// Why the token was cancelled (`undefined` while it is not): the value given to
+    /// `cancel(reason)`, else an `AbortError` (`cancel()`) or a `TimeoutError` (a deadline)
+    /// `DOMException`, exactly like `AbortSignal.reason`.
+    #[napi(getter, catch_unwind, ts_return_type = "unknown")]
+    pub fn reason(&self, env: Env) -> Result<Raw> {
+        Ok(Raw(self
+            .reason_value(&env)?
+            .unwrap_or_else(|| host::undefined(env.raw()))))
+    }
+
+    /// Go's `ctx.Err()`: `null` while live, then an `Error` with `code` `'GOGROUP_CANCELED'`
+    /// or `'GOGROUP_DEADLINE_EXCEEDED'` (never the reason itself).
+    #[napi(getter, catch_unwind, ts_return_type = "Error | null")]
+    pub fn err(&self, env: Env) -> Result<Option<Raw>> {
+        match self.inner.err() {
+            Some(e) => errors::plain_error(env.raw(), &e).map(|v| Some(Raw(v))),
+            None => Ok(None),
+        }
+    }
+
+    /// The effective deadline (the earliest of this token's and its ancestors'), or `null`.
+    #[napi(getter, catch_unwind, ts_return_type = "Date | null")]
+    pub fn deadline(&self, env: Env) -> Result<Option<Raw>> {
+        let Some(d) = self.inner.deadline() else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        let ms = if d >= now {
+            epoch_ms_now() + (d - now).as_secs_f64() * 1000.0
+        } else {
+            epoch_ms_now() - (now - d).as_secs_f64() * 1000.0
+        };
+        let mut v = std::ptr::null_mut();
+        // SAFETY: JS thread.
+        host::check(unsafe { sys::napi_create_double(env.raw(), ms.round(), &mut v) })?;
+        host::call_helper(env.raw(), c"date", &[v]).map(|d| Some(Raw(d)))
+    }
+
+    /// A child token: cancelled (with the same reason) when this one is, and cancellable on its
+    /// own without affecting this one.
+    #[napi(catch_unwind)]
+    pub fn child(&self) -> CancelToken {
+        CancelToken::from_core(self.inner.child())
+    }
+
+    /// A child token that is also cancelled after `ms` milliseconds, with a `TimeoutError`
+    /// reason (Go's `WithTimeout`). The timer runs on core's timer thread and, like
+    /// `AbortSignal.timeout()`, does not keep the process alive.
+    #[napi(catch_unwind)]
+    pub fn with_timeout(&self, ms: f64) -> CancelToken {
+        CancelToken::from_core(self.inner.with_timeout(duration_of_ms(ms)))
+    }
+
+    /// A child token that is also cancelled at `deadline` (a `Date` or ms since the epoch),
+    /// with a `TimeoutError` reason (Go's `WithDeadline`). A past deadline gives a cancelled
+    /// token.
+    #[napi(catch_unwind, ts_args_type = "deadline: Date | number")]
+    pub fn with_deadline(&self, env: Env, deadline: Unknown) -> Result<CancelToken> {
+        let ms = host::call_helper(env.raw(), c"timeOf", &[deadline.raw()])?;
+        // SAFETY: `timeOf` returns a number.
+        let ms = unsafe { f64::from_napi_value(env.raw(), ms) }?;
+        if ms.is_nan() {
+            let e = gogroup::Error::new(gogroup::ErrorKind::InvalidArgument, "invalid deadline");
+            return Err(errors::throw(env.raw(), &e));
+        }
+        Ok(CancelToken::from_core(
+            self.inner.with_deadline(instant_of_epoch_ms(ms)),
+        ))
+    }
+
+    /// A token cancelled as soon as any of `tokens` is, with that token's reason (like
+    /// `AbortSignal.any`). It leaves no trace in its inputs once it is dropped or cancelled.
+    #[napi(catch_unwind, ts_args_type = "tokens: Iterable<CancelToken>")]
+    pub fn any(env: Env, tokens: Vec<Unknown>) -> Result<CancelToken> {
+        let mut inner = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            // SAFETY: JS thread; the type is checked by napi's class tag.
+            let t = unsafe { ClassInstance::<CancelToken>::from_napi_value(env.raw(), t.raw()) }?;
+            inner.push(t.inner.clone());
+        }
+        Ok(CancelToken::from_core(gogroup::CancelToken::any(
+            inner.iter(),
+        )))
+    }
+
+    /// Runs `callback(reason)` on this thread's event loop once the token is cancelled — soon
+    /// after, if it already is (Go's `AfterFunc`). Works when the cancel comes from another
+    /// thread. `stop()` on the result unregisters it: true if that prevented the call.
+    #[napi(catch_unwind, ts_args_type = "callback: (reason: unknown) => void")]
+    pub fn on_cancel(&self, env: Env, callback: Unknown) -> Result<Registration> {
+        let raw = env.raw();
+        let cb = HostValue::new(raw, callback.raw())?;
+        let cache = self.reason_cache().clone();
+        let host = host::shared(raw)?;
+        let reg = self.inner.on_cancel_inline(move |cause| {
+            host.run(move || {
+                let Some(env) = host::env() else { return };
+                let Some(f) = cb.get() else { return };
+                match reason_of(env, &cache, &cause) {
+                    Ok(reason) => {
+                        let _ = host::call(env, host::undefined(env), f, &[reason]);
+                        report_exception(env);
+                    }
+                    Err(_) => report_exception(env),
+                }
+            })
+        });
+        host::drain(raw);
+        Ok(Registration { inner: Some(reg) })
+    }
+
+    /// A real `AbortSignal`, aborted with the same reason when this token is cancelled (for
+    /// `fetch`, streams, timers and every API that takes a `signal`). Created on first use.
+    #[napi(getter, catch_unwind, ts_return_type = "AbortSignal")]
+    pub fn signal(&mut self, env: Env) -> Result<Raw> {
+        let raw = env.raw();
+        if let Some(c) = self.controller.as_ref().and_then(|(c, _)| c.get()) {
+            return host::call_helper(raw, c"signalOf", &[c]).map(Raw);
+        }
+        let controller = host::call_helper(raw, c"controller", &[])?;
+        let kept = HostValue::new(raw, controller)?;
+        let for_abort = HostValue::new(raw, controller)?;
+        let cache = self.reason_cache().clone();
+        let host = host::shared(raw)?;
+        let reg = self.inner.on_cancel_inline(move |cause| {
+            host.run(move || {
+                let Some(env) = host::env() else { return };
+                let Some(c) = for_abort.get() else { return };
+                if let Ok(reason) = reason_of(env, &cache, &cause) {
+                    let _ = host::call_helper(env, c"abort", &[c, reason]);
+                }
+                report_exception(env);
+            })
+        });
+        self.controller = Some((kept, reg));
+        host::drain(raw); // an already-cancelled token aborts its new signal right here
+        host::call_helper(raw, c"signalOf", &[controller]).map(Raw)
+    }
+
+    /// A token cancelled when `signal` aborts, with `signal.reason` as its reason (the same
+    /// value). An already-aborted signal gives a cancelled token.
+    #[napi(catch_unwind, ts_args_type = "signal: AbortSignal")]
+    pub fn from_signal(env: Env, signal: Unknown) -> Result<CancelToken> {
+        let (token, _listener) = token_from_signal(&env, signal.raw())?;
+        Ok(CancelToken::from_core(token))
+    }
+
+    /// A promise that resolves with the reason once the token is cancelled (never rejects).
+    /// A pending promise does not keep the process alive.
+    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
+    pub fn when_cancelled(&self, env: Env) -> Result<Raw> {
+        let raw = env.raw();
+        let (deferred, promise) = host::promise(raw)?;
+        let token = self.inner.clone();
+        let cache = self.reason_cache().clone();
+        host::spawn(raw, async move {
+            token.wait_async().await;
+            let Some(env) = host::env() else { return };
+            let cause = token.cause().unwrap_or_else(gogroup::Error::canceled);
+            match reason_of(env, &cache, &cause) {
+                Ok(v) => deferred.resolve(env, v),
+                Err(_) => deferred.resolve(env, host::undefined(env)),
+            }
+        })?;
+        Ok(Raw(promise))
+    }
+
+    /// Throws the reason if the token is cancelled (like `AbortSignal.throwIfAborted()`).
+    #[napi(catch_unwind)]
+    pub fn throw_if_cancelled(&self, env: Env) -> Result<()> {
+        match self.reason_value(&env)? {
+            Some(v) => Err(errors::throw_value(env.raw(), v)),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks this thread until the token is cancelled or `timeoutMs` passes; true if
+    /// cancelled. Only in worker threads: on the main thread it throws
+    /// (`GOGROUP_INVALID_ARGUMENT`), because blocking the event loop is a bug.
+    #[napi(catch_unwind)]
+    pub fn wait_sync(&self, env: Env, timeout_ms: Option<f64>) -> Result<bool> {
+        refuse_on_main_thread(&env)?;
+        Ok(match timeout_ms {
+            Some(ms) => self.inner.wait_timeout(duration_of_ms(ms)),
+            None => {
+                self.inner.wait();
+                true
+            }
+        })
+    }
+
+    /// A number that `CancelToken.fromShared(n)` turns back into this same token on any
+    /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+    #[napi(catch_unwind)]
+    pub fn share(&mut self) -> i64 {
+        let id = share::register(share::Entry::Token(self.inner.clone()));
+        self.shares.push(id);
+        id
+    }
+
+    /// The token a `share()` number stands for: the same core token, so cancelling either
+    /// side cancels both.
+    #[napi(catch_unwind)]
+    pub fn from_shared(env: Env, shared: i64) -> Result<CancelToken> {
+        match share::lookup(shared) {
+            Some(share::Entry::Token(t)) => Ok(CancelToken::from_core(t)),
+            _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
+        }
+    }
+}
+
+/// The handle `onCancel` returns (Go's `AfterFunc` stop function).
+#[napi]
+#[derive(Debug)]
+pub struct Registration {
+    inner: Option<gogroup::Registration>,
+}
+
+#[napi]
+impl Registration {
+    /// Unregisters the callback: true if this prevented it from running, false if it already
+    /// ran (or was queued to run) or was already stopped.
+    #[napi(catch_unwind)]
+    pub fn stop(&mut self) -> bool {
+        self.inner.take().is_some_and(|r| r.stop())
+    }
+}

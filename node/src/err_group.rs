@@ -1,0 +1,315 @@
+//! `ErrGroup`: core's errgroup for JS functions that run on the event loop.
+//!
+//! A JS task is not run on core's pool: it takes a place in the group with core's
+//! `try_start` / `start_async` (so the limit and the first-error rule are core's), runs on this
+//! thread, and reports its outcome with `TaskSlot::finish` when its promise settles. A thrown
+//! value travels through core as the payload of the error, so `wait()` rejects with that very
+//! value. The binding attaches its own handlers to each task's promise, so a failing task never
+//! produces an unhandled rejection.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use napi::bindgen_prelude::*;
+use napi::{JsValue, sys};
+
+use crate::cancel_token::{self, CancelToken, duration_of_ms};
+use crate::errors;
+use crate::host::{self, HostValue, Raw};
+use crate::tasks::{self, Slot};
+use crate::wait_group::boolean;
+
+/// A group of tasks that fail together (Go's `errgroup.Group` made with `WithContext`): every
+/// task receives the group's token; the first failure cancels it, with that failure as reason.
+///
+/// ```js
+/// const { ErrGroup } = require('gogroup')
+/// const g = new ErrGroup({ limit: 4 })
+/// for (const url of urls) g.go(async (token) => { await fetch(url, { signal: token.signal }) })
+/// await g.wait() // rejects with the first error, the very value that was thrown
+/// ```
+#[napi]
+#[derive(Debug)]
+pub struct ErrGroup {
+    inner: gogroup::ErrGroup,
+    collect_all: bool,
+    /// The JS `CancelToken` handed to tasks (created on first use, then always the same).
+    token: Option<HostValue>,
+    /// `go` calls still waiting for a slot: `wait()` waits for them to start first, and later
+    /// `go` calls queue behind them, so tasks start in call order.
+    queued: gogroup::WaitGroup,
+    queued_n: Rc<Cell<usize>>,
+    /// Removes the listener on `options.signal`, when the group is garbage-collected.
+    signal_listener: Option<HostValue>,
+}
+
+fn get_opt(o: &Object, key: &str) -> Result<Option<sys::napi_value>> {
+    let v: Option<Unknown> = o.get(key)?;
+    Ok(v.filter(|v| {
+        v.get_type()
+            .is_ok_and(|t| t != ValueType::Undefined && t != ValueType::Null)
+    })
+    .map(|v| v.raw()))
+}
+
+impl ErrGroup {
+    fn token_object(&mut self, env: &Env) -> Result<sys::napi_value> {
+        if let Some(v) = self.token.as_ref().and_then(HostValue::get) {
+            return Ok(v);
+        }
+        let v = CancelToken::js_object(env, self.inner.token().clone())?;
+        self.token = Some(HostValue::new(env.raw(), v)?);
+        Ok(v)
+    }
+}
+
+/// Runs `f(token)` in `slot`, on this thread.
+fn run_in_slot(
+    env: sys::napi_env,
+    slot: gogroup::TaskSlot,
+    f: sys::napi_value,
+    token: sys::napi_value,
+) {
+    let id = tasks::insert(Slot::Group(slot));
+    match host::run_task(env, f, token, id) {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => tasks::settle(env, id, Ok(())),
+        Ok(Err(thrown)) => tasks::settle(env, id, Err(thrown)),
+        Err(_) => {
+            let e = host::take_exception(env).unwrap_or_else(|| host::undefined(env));
+            tasks::settle(env, id, Err(e));
+        }
+    }
+}
+
+#[napi]
+impl ErrGroup {
+    /// A new group. `token`/`signal`: the group's token derives from them (cancelled when
+    /// either is); `limit`: at most this many tasks run at once; `collect: 'all'` makes
+    /// `wait()` reject with an `AggregateError` of every failure instead of the first.
+    #[napi(
+        constructor,
+        catch_unwind,
+        ts_args_type = "options?: { token?: CancelToken | null; signal?: AbortSignal | null; limit?: number | null; collect?: 'first' | 'all' }"
+    )]
+    pub fn new(env: Env, options: Option<Object>) -> Result<ErrGroup> {
+        let mut parents = Vec::new();
+        let mut limit = None;
+        let mut collect_all = false;
+        let mut signal_listener = None;
+        if let Some(o) = options {
+            if let Some(t) = get_opt(&o, "token")? {
+                // SAFETY: JS thread; napi checks the class.
+                let t = unsafe { ClassInstance::<CancelToken>::from_napi_value(env.raw(), t) }?;
+                parents.push(t.inner.clone());
+            }
+            if let Some(s) = get_opt(&o, "signal")? {
+                let (t, remover) = cancel_token::token_from_signal(&env, s)?;
+                parents.push(t);
+                signal_listener = remover;
+            }
+            limit = o.get::<f64>("limit")?;
+            if let Some(c) = o.get::<String>("collect")? {
+                collect_all = match c.as_str() {
+                    "all" => true,
+                    "first" => false,
+                    other => {
+                        let e = gogroup::Error::new(
+                            gogroup::ErrorKind::InvalidArgument,
+                            format!("collect must be 'first' or 'all', got '{other}'"),
+                        );
+                        return Err(errors::throw(env.raw(), &e));
+                    }
+                };
+            }
+        }
+        let parent = match parents.len() {
+            0 => gogroup::CancelToken::new(),
+            1 => parents.pop().expect("one parent"),
+            _ => gogroup::CancelToken::any(parents.iter()),
+        };
+        let mut b = gogroup::ErrGroup::builder()
+            .token(&parent)
+            .collect(if collect_all {
+                gogroup::Collect::All
+            } else {
+                gogroup::Collect::First
+            });
+        if let Some(n) = limit {
+            b = b.limit(n as i64);
+        }
+        Ok(ErrGroup {
+            inner: b.build(),
+            collect_all,
+            token: None,
+            queued: gogroup::WaitGroup::new(),
+            queued_n: Rc::new(Cell::new(0)),
+            signal_listener,
+        })
+    }
+
+    /// The group's token: cancelled by the first failure (with it as the reason), by a parent
+    /// token or signal, by `shutdown()`, and when `wait()` settles. Tasks receive it.
+    #[napi(getter, catch_unwind, ts_return_type = "CancelToken")]
+    pub fn token(&mut self, env: Env) -> Result<Raw> {
+        self.token_object(&env).map(Raw)
+    }
+
+    /// Starts `fn(token)`: at once if a slot is free, else as soon as one is (in call order).
+    /// `fn` may be sync or async; a throw or a rejection is the task's error. If the group's
+    /// token is cancelled while `fn` waits for a slot, `fn` never runs.
+    #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
+    pub fn go(&mut self, env: Env, f: Unknown) -> Result<()> {
+        let raw = env.raw();
+        let token = self.token_object(&env)?;
+        if self.queued_n.get() == 0
+            && let Some(slot) = self.inner.try_start()
+        {
+            run_in_slot(raw, slot, f.raw(), token);
+            host::drain(raw);
+            return Ok(());
+        }
+        // Wait for a slot on the loop, never blocking it.
+        let f = HostValue::new(raw, f.raw())?;
+        let token = HostValue::new(raw, token)?;
+        let start = self.inner.start_async();
+        let queued = self.queued.clone();
+        let _ = queued.add(1);
+        let queued_n = self.queued_n.clone();
+        queued_n.set(queued_n.get() + 1);
+        host::spawn(raw, async move {
+            let slot = start.await;
+            queued_n.set(queued_n.get() - 1);
+            if let (Ok(slot), Some(env)) = (slot, host::env())
+                && let (Some(f), Some(t)) = (f.get(), token.get())
+            {
+                run_in_slot(env, slot, f, t);
+            }
+            let _ = queued.done();
+        })?;
+        host::drain(raw);
+        Ok(())
+    }
+
+    /// Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise.
+    #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
+    pub fn try_go(&mut self, env: Env, f: Unknown) -> Result<bool> {
+        let raw = env.raw();
+        let token = self.token_object(&env)?;
+        if self.queued_n.get() > 0 {
+            return Ok(false);
+        }
+        let Some(slot) = self.inner.try_start() else {
+            return Ok(false);
+        };
+        run_in_slot(raw, slot, f.raw(), token);
+        host::drain(raw);
+        Ok(true)
+    }
+
+    /// Limits the tasks running at once to `n` (negative: no limit). Throws
+    /// `GOGROUP_LIMIT_IN_USE` while tasks are running.
+    #[napi(catch_unwind)]
+    pub fn set_limit(&self, env: Env, n: f64) -> Result<()> {
+        errors::map(&env, self.inner.set_limit(n as i64))
+    }
+
+    /// Resolves once every task finished; rejects with the first failure — the very value the
+    /// task threw or rejected with — or, with `collect: 'all'`, with an `AggregateError` of all
+    /// of them. The group's token is cancelled when it settles.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn wait(&self, env: Env) -> Result<Raw> {
+        let raw = env.raw();
+        let (deferred, promise) = host::promise(raw)?;
+        let group = self.inner.clone();
+        let queued = self.queued.clone();
+        let collect_all = self.collect_all;
+        host::spawn(raw, async move {
+            queued.wait_async().await;
+            let result = group.wait_async().await;
+            let Some(env) = host::env() else { return };
+            match result {
+                Ok(()) => deferred.resolve(env, host::undefined(env)),
+                Err(e) => {
+                    let v = if collect_all {
+                        aggregate(env, &group.errors())
+                    } else {
+                        errors::to_js(env, &e)
+                    };
+                    deferred.reject(env, v.unwrap_or_else(|_| host::undefined(env)));
+                }
+            }
+        })?;
+        Ok(Raw(promise))
+    }
+
+    /// Graceful shutdown: cancels the token, waits at most `graceMs` for the tasks, and
+    /// resolves to how many still run (0: all stopped). Never rejects.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn shutdown(&self, env: Env, grace_ms: Option<f64>) -> Result<Raw> {
+        let raw = env.raw();
+        self.inner.token().cancel();
+        host::drain(raw);
+        let (deferred, promise) = host::promise(raw)?;
+        let group = self.inner.clone();
+        let timer =
+            gogroup::CancelToken::new().with_timeout(duration_of_ms(grace_ms.unwrap_or(0.0)));
+        host::spawn(raw, async move {
+            let g = group.clone();
+            let all_done = async move {
+                let _ = g.wait_async().await;
+            };
+            host::first_of(vec![Box::pin(all_done), Box::pin(timer.wait_async())]).await;
+            let Some(env) = host::env() else { return };
+            let mut v = std::ptr::null_mut();
+            // SAFETY: JS thread.
+            unsafe { sys::napi_create_uint32(env, group.active() as u32, &mut v) };
+            deferred.resolve(env, v);
+        })?;
+        Ok(Raw(promise))
+    }
+
+    /// `await using g = new ErrGroup()`: cancels the token and waits for every task (errors
+    /// are left to `wait()`).
+    #[napi(
+        well_known_symbol = "asyncDispose",
+        catch_unwind,
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn dispose(&self, env: Env) -> Result<Raw> {
+        let raw = env.raw();
+        self.inner.token().cancel();
+        host::drain(raw);
+        let (deferred, promise) = host::promise(raw)?;
+        let group = self.inner.clone();
+        let queued = self.queued.clone();
+        host::spawn(raw, async move {
+            queued.wait_async().await;
+            let _ = group.wait_async().await;
+            let Some(env) = host::env() else { return };
+            deferred.resolve(env, host::undefined(env));
+        })?;
+        Ok(Raw(promise))
+    }
+}
+
+impl Drop for ErrGroup {
+    fn drop(&mut self) {
+        // The listener on `options.signal` holds only a token; it goes with the signal. Its
+        // remover is released here (no JS call from a finalizer).
+        self.signal_listener.take();
+    }
+}
+
+fn aggregate(env: sys::napi_env, errors: &[gogroup::Error]) -> Result<sys::napi_value> {
+    let mut arr = std::ptr::null_mut();
+    // SAFETY: JS thread.
+    host::check(unsafe { sys::napi_create_array_with_length(env, errors.len(), &mut arr) })?;
+    for (i, e) in errors.iter().enumerate() {
+        let v = errors::to_js(env, e)?;
+        // SAFETY: JS thread.
+        host::check(unsafe { sys::napi_set_element(env, arr, i as u32, v) })?;
+    }
+    let _ = boolean;
+    host::call_helper(env, c"aggregate", &[arr])
+}

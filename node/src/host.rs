@@ -1,0 +1,723 @@
+//! The event-loop glue: everything this binding owns that is not a translation of core.
+//!
+//! Each JS thread (the main thread, each `worker_threads` Worker) that loads the addon gets one
+//! [`Host`]: a table of JS values that Rust holds (by key, so the keys are `Send` while the
+//! values never leave their thread), a tiny single-threaded executor that drives core's futures
+//! (`wait_async`, `start_async`) and turns them into promises, and one *weak* threadsafe
+//! function through which other threads (core's pool and timer, C code, other Workers) post
+//! work to this loop.
+//!
+//! # Invariants
+//! 1. JS values are touched only on their own thread; other threads see a [`HostValue`] key.
+//! 2. A job posted from this thread (a waker fired by `done()` on the loop itself) is run
+//!    before the native call that posted it returns ([`drain`] ends every entry point), so
+//!    same-thread resolution never depends on the threadsafe function — which is weak and may
+//!    legitimately be ignored once nothing else keeps the loop alive.
+//! 3. A job posted from another thread is queued, and the threadsafe function is signalled only
+//!    when the queue was empty (one wake-up per batch); the queue is drained until empty.
+//! 4. Nothing here keeps the process alive: the threadsafe function is unref'd, registrations
+//!    live in core, and JS values are released when the last Rust holder drops its key.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+
+/// A raw JS value handed back to napi as is (valid in the current handle scope only).
+#[derive(Clone, Copy, Debug)]
+pub struct Raw(pub(crate) sys::napi_value);
+
+impl ToNapiValue for Raw {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        Ok(val.0)
+    }
+}
+
+impl TypeName for Raw {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+/// Work posted to a JS thread.
+enum Job {
+    /// Poll the spawned future with this key (a waker fired).
+    Poll(usize),
+    /// Run a closure on the JS thread (an `on_cancel` callback, an abort).
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+/// The part of a host other threads may touch.
+pub(crate) struct Shared {
+    id: u64,
+    /// Jobs queued plus values released, maybe not yet seen by `drain`: lets `drain` return
+    /// without taking a lock when there is nothing to do (the common case).
+    dirty: std::sync::atomic::AtomicBool,
+    queue: Mutex<VecDeque<Job>>,
+    /// Keys of JS values whose last Rust holder dropped them (maybe on another thread).
+    released: Mutex<Vec<u32>>,
+    /// The weak threadsafe function; `None` once the environment is gone.
+    tsfn: Mutex<Option<TsfnPtr>>,
+}
+
+struct TsfnPtr(sys::napi_threadsafe_function);
+// SAFETY: a napi threadsafe function is designed to be called from any thread; the pointer is
+// only used under `Shared::tsfn`'s lock, and cleared (under it) before napi frees it.
+unsafe impl Send for TsfnPtr {}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn post(&self, job: Job) {
+        let on_loop = CURRENT.with(|c| c.get() == self.id);
+        let was_empty = {
+            let mut q = lock(&self.queue);
+            let was_empty = q.is_empty();
+            q.push_back(job);
+            self.dirty.store(true, Ordering::Release);
+            was_empty
+        };
+        if !on_loop
+            && was_empty
+            && let Some(t) = lock(&self.tsfn).as_ref()
+        {
+            // SAFETY: the tsfn is alive while it is `Some` (cleared under this lock).
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    t.0,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                );
+            }
+        }
+    }
+
+    /// Runs `f` on this host's JS thread: before the current native call returns when called
+    /// on that thread, else as soon as the loop gets to it.
+    pub(crate) fn run(&self, f: impl FnOnce() + Send + 'static) {
+        self.post(Job::Run(Box::new(f)));
+    }
+}
+
+/// A JS value held by Rust: a key into its thread's table. `Send`, so it can ride inside a
+/// core `Error` payload or an `on_cancel` closure; released when dropped (on any thread).
+pub(crate) struct HostValue {
+    host: Arc<Shared>,
+    key: u32,
+    /// The value is a primitive kept in a `{ v }` box.
+    boxed: bool,
+}
+
+const BOX_KEY: &std::ffi::CStr = c"v";
+
+impl std::fmt::Debug for HostValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostValue").field("key", &self.key).finish()
+    }
+}
+
+impl HostValue {
+    /// Keeps `value` alive for Rust (a strong napi reference). Node 20 references only
+    /// objects, so a primitive (a thrown `42`, a `'reason'` string) is kept in a small box.
+    pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Result<HostValue> {
+        let mut ty = 0;
+        // SAFETY: JS thread, live value.
+        check(unsafe { sys::napi_typeof(env, value, &mut ty) })?;
+        let boxed = !(ty == sys::ValueType::napi_object || ty == sys::ValueType::napi_function);
+        let target = if boxed {
+            let mut b = ptr::null_mut();
+            // SAFETY: JS thread.
+            unsafe {
+                check(sys::napi_create_object(env, &mut b))?;
+                check(sys::napi_set_named_property(
+                    env,
+                    b,
+                    BOX_KEY.as_ptr(),
+                    value,
+                ))?;
+            }
+            b
+        } else {
+            value
+        };
+        with_host(env, |h| {
+            let mut r = ptr::null_mut();
+            // SAFETY: called on the JS thread with a live object.
+            check(unsafe { sys::napi_create_reference(env, target, 1, &mut r) })?;
+            let key = match h.free.pop() {
+                Some(k) => {
+                    h.values[k as usize] = r;
+                    k
+                }
+                None => {
+                    h.values.push(r);
+                    (h.values.len() - 1) as u32
+                }
+            };
+            Ok(HostValue {
+                host: h.shared.clone(),
+                key,
+                boxed,
+            })
+        })?
+    }
+
+    /// The value, if we are on its thread (`None` on any other thread).
+    pub(crate) fn get(&self) -> Option<sys::napi_value> {
+        HOST.with(|cell| {
+            let h = cell.borrow();
+            let h = h.as_ref()?;
+            if h.shared.id != self.host.id {
+                return None;
+            }
+            let r = *h.values.get(self.key as usize)?;
+            let mut v = ptr::null_mut();
+            // SAFETY: on the owning thread, the reference is alive until this key is released.
+            let s = unsafe { sys::napi_get_reference_value(h.env, r, &mut v) };
+            if s != sys::Status::napi_ok || v.is_null() {
+                return None;
+            }
+            if self.boxed {
+                let mut inner = ptr::null_mut();
+                // SAFETY: on the owning thread; the box is a plain object we made.
+                let s =
+                    unsafe { sys::napi_get_named_property(h.env, v, BOX_KEY.as_ptr(), &mut inner) };
+                return (s == sys::Status::napi_ok).then_some(inner);
+            }
+            Some(v)
+        })
+    }
+}
+
+impl Drop for HostValue {
+    fn drop(&mut self) {
+        lock(&self.host.released).push(self.key);
+        self.host.dirty.store(true, Ordering::Release);
+    }
+}
+
+/// The thread-local part of a host.
+struct Host {
+    env: sys::napi_env,
+    shared: Arc<Shared>,
+    values: Vec<sys::napi_ref>,
+    free: Vec<u32>,
+    tasks: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    free_tasks: Vec<usize>,
+    helpers: sys::napi_ref,
+    settle: sys::napi_ref,
+    /// Helper functions already looked up (by the address of their name): a property lookup
+    /// by C string internalizes the name on every call.
+    helper_cache: Vec<(*const std::ffi::c_char, sys::napi_ref)>,
+}
+
+thread_local! {
+    static HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
+    /// The id of the host of this thread (0: none), readable without borrowing `HOST`.
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::from(status),
+            "napi call failed".to_owned(),
+        ))
+    }
+}
+
+/// JS helpers: the few idioms (DOMException, AbortController, `then`) that are one line in JS.
+const HELPERS: &str = r#"(function () {
+  'use strict';
+  return {
+    run(fn, arg, id, settle) {
+      const r = fn(arg);
+      if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+        r.then(() => settle(id, false, undefined), (e) => settle(id, true, e));
+        return true;
+      }
+      return false;
+    },
+    abortError() { return new DOMException('This operation was aborted', 'AbortError'); },
+    timeoutError() { return new DOMException('The operation timed out.', 'TimeoutError'); },
+    error(message, code) { const e = new Error(message); e.code = code; return e; },
+    aggregate(errors) { return new AggregateError(errors, errors.length + ' tasks failed'); },
+    describe(v) {
+      if (v instanceof Error || (v !== null && typeof v === 'object' && typeof v.message === 'string')) return String(v.message);
+      try { return String(v); } catch { return Object.prototype.toString.call(v); }
+    },
+    controller() { return new AbortController(); },
+    abort(c, reason) { c.abort(reason); },
+    signalOf(c) { return c.signal; },
+    aborted(s) { return s.aborted === true; },
+    reasonOf(s) { return s.reason; },
+    listen(signal, cb) {
+      const onabort = () => cb(signal.reason);
+      signal.addEventListener('abort', onabort, { once: true });
+      return () => signal.removeEventListener('abort', onabort);
+    },
+    date(ms) { return new Date(ms); },
+    timeOf(d) { return d instanceof Date ? d.getTime() : Number(d); },
+  };
+})()"#;
+
+fn with_host<T>(env: sys::napi_env, f: impl FnOnce(&mut Host) -> T) -> Result<T> {
+    HOST.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(create_host(env)?);
+        }
+        Ok(f(slot.as_mut().expect("host was just created")))
+    })
+}
+
+/// This thread's shared host (created on first use).
+pub(crate) fn shared(env: sys::napi_env) -> Result<Arc<Shared>> {
+    with_host(env, |h| h.shared.clone())
+}
+
+fn create_host(env: sys::napi_env) -> Result<Host> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::new(Shared {
+        id,
+        dirty: std::sync::atomic::AtomicBool::new(false),
+        queue: Mutex::new(VecDeque::new()),
+        released: Mutex::new(Vec::new()),
+        tsfn: Mutex::new(None),
+    });
+    // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
+    let (helpers_ref, settle_ref) = unsafe {
+        let mut script = ptr::null_mut();
+        check(sys::napi_create_string_utf8(
+            env,
+            HELPERS.as_ptr().cast(),
+            HELPERS.len() as isize,
+            &mut script,
+        ))?;
+        let mut helpers = ptr::null_mut();
+        check(sys::napi_run_script(env, script, &mut helpers))?;
+        let mut helpers_ref = ptr::null_mut();
+        check(sys::napi_create_reference(
+            env,
+            helpers,
+            1,
+            &mut helpers_ref,
+        ))?;
+
+        let mut settle = ptr::null_mut();
+        check(sys::napi_create_function(
+            env,
+            c"settle".as_ptr(),
+            6,
+            Some(settle_cb),
+            ptr::null_mut(),
+            &mut settle,
+        ))?;
+        let mut settle_ref = ptr::null_mut();
+        check(sys::napi_create_reference(env, settle, 1, &mut settle_ref))?;
+
+        let mut name = ptr::null_mut();
+        check(sys::napi_create_string_utf8(
+            env,
+            c"gogroup".as_ptr(),
+            7,
+            &mut name,
+        ))?;
+        let weak = Arc::into_raw(shared.clone()) as *mut c_void;
+        let mut tsfn = ptr::null_mut();
+        check(sys::napi_create_threadsafe_function(
+            env,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            weak,
+            Some(tsfn_finalize),
+            weak,
+            Some(tsfn_call),
+            &mut tsfn,
+        ))?;
+        // Invariant 4: a pending wake-up never keeps the process alive.
+        check(sys::napi_unref_threadsafe_function(env, tsfn))?;
+        *lock(&shared.tsfn) = Some(TsfnPtr(tsfn));
+        check(sys::napi_add_env_cleanup_hook(
+            env,
+            Some(env_cleanup),
+            ptr::null_mut(),
+        ))?;
+        (helpers_ref, settle_ref)
+    };
+    CURRENT.with(|c| c.set(id));
+    Ok(Host {
+        env,
+        shared,
+        values: Vec::new(),
+        free: Vec::new(),
+        tasks: Vec::new(),
+        free_tasks: Vec::new(),
+        helpers: helpers_ref,
+        settle: settle_ref,
+        helper_cache: Vec::new(),
+    })
+}
+
+unsafe extern "C" fn tsfn_finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the `Arc<Shared>` leaked for the tsfn in `create_host`.
+    let shared = unsafe { Arc::from_raw(data as *const Shared) };
+    *lock(&shared.tsfn) = None;
+}
+
+unsafe extern "C" fn tsfn_call(
+    env: sys::napi_env,
+    _js_cb: sys::napi_value,
+    _context: *mut c_void,
+    _data: *mut c_void,
+) {
+    if env.is_null() {
+        return; // the environment is tearing down
+    }
+    // A panic must not unwind into libuv: report it as a JS error instead.
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drain(env))).is_err() {
+        // SAFETY: JS thread (inside the threadsafe function's call).
+        unsafe { sys::napi_throw_error(env, ptr::null(), c"gogroup: internal panic".as_ptr()) };
+    }
+}
+
+unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
+    // The environment is going away (a Worker exits): forget every JS value without touching
+    // napi, and stop other threads from posting here.
+    let host = HOST.with(|cell| cell.borrow_mut().take());
+    CURRENT.with(|c| c.set(0));
+    if let Some(h) = host {
+        *lock(&h.shared.tsfn) = None;
+        lock(&h.shared.queue).clear();
+        std::mem::forget(h.tasks);
+    }
+}
+
+/// Runs every job queued for this thread, and releases dropped JS values. Called at the end of
+/// every native entry point that can wake something, and by the threadsafe function.
+pub(crate) fn drain(env: sys::napi_env) {
+    let Some(shared) = HOST.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .filter(|h| h.shared.dirty.load(Ordering::Acquire))
+            .map(|h| h.shared.clone())
+    }) else {
+        return; // no host, or nothing queued or released since the last drain
+    };
+    // Cleared before looking, so that anything queued from now on is seen by a later drain.
+    shared.dirty.store(false, Ordering::Release);
+    loop {
+        let job = lock(&shared.queue).pop_front();
+        match job {
+            Some(Job::Poll(key)) => poll_task(key, &shared),
+            Some(Job::Run(f)) => f(),
+            None => break,
+        }
+    }
+    let released = std::mem::take(&mut *lock(&shared.released));
+    if !released.is_empty() {
+        HOST.with(|cell| {
+            if let Some(h) = cell.borrow_mut().as_mut() {
+                for key in released {
+                    if let Some(r) = h.values.get_mut(key as usize)
+                        && !r.is_null()
+                    {
+                        // SAFETY: a live reference created on this thread.
+                        unsafe { sys::napi_delete_reference(env, *r) };
+                        *r = ptr::null_mut();
+                        h.free.push(key);
+                    }
+                }
+            }
+        });
+    }
+}
+
+struct TaskWaker {
+    host: Arc<Shared>,
+    key: usize,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.host.post(Job::Poll(self.key));
+    }
+}
+
+/// Drives `fut` on this thread's loop: polled now, then whenever its waker fires.
+pub(crate) fn spawn(env: sys::napi_env, fut: impl Future<Output = ()> + 'static) -> Result<()> {
+    let (key, shared) = with_host(env, |h| {
+        let key = match h.free_tasks.pop() {
+            Some(k) => {
+                h.tasks[k] = Some(Box::pin(fut));
+                k
+            }
+            None => {
+                h.tasks.push(Some(Box::pin(fut)));
+                h.tasks.len() - 1
+            }
+        };
+        (key, h.shared.clone())
+    })?;
+    poll_task(key, &shared);
+    Ok(())
+}
+
+fn poll_task(key: usize, shared: &Arc<Shared>) {
+    // Take the future out so that polling may re-enter the host (spawn, values, wake).
+    let Some(mut fut) = HOST.with(|cell| {
+        cell.borrow_mut()
+            .as_mut()
+            .and_then(|h| h.tasks.get_mut(key).and_then(Option::take))
+    }) else {
+        return; // finished already: a late or duplicate wake-up
+    };
+    let waker = Waker::from(Arc::new(TaskWaker {
+        host: shared.clone(),
+        key,
+    }));
+    let done = fut
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready();
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow_mut().as_mut() {
+            if done {
+                h.free_tasks.push(key);
+            } else {
+                h.tasks[key] = Some(fut);
+            }
+        }
+    });
+}
+
+/// The helpers object and one of its functions.
+fn helper(
+    env: sys::napi_env,
+    name: &'static std::ffi::CStr,
+) -> Result<(sys::napi_value, sys::napi_value)> {
+    let (helpers, cached) = with_host(env, |h| {
+        let cached = h
+            .helper_cache
+            .iter()
+            .find(|(n, _)| *n == name.as_ptr())
+            .map(|(_, r)| *r);
+        (h.helpers, cached)
+    })?;
+    let mut obj = ptr::null_mut();
+    let mut f = ptr::null_mut();
+    // SAFETY: JS thread; `helpers` and the cached references are live references of this thread.
+    unsafe {
+        check(sys::napi_get_reference_value(env, helpers, &mut obj))?;
+        match cached {
+            Some(r) => check(sys::napi_get_reference_value(env, r, &mut f))?,
+            None => {
+                check(sys::napi_get_named_property(
+                    env,
+                    obj,
+                    name.as_ptr(),
+                    &mut f,
+                ))?;
+                let mut r = ptr::null_mut();
+                check(sys::napi_create_reference(env, f, 1, &mut r))?;
+                with_host(env, |h| h.helper_cache.push((name.as_ptr(), r)))?;
+            }
+        }
+    }
+    Ok((obj, f))
+}
+
+/// Calls a JS helper by name. A JS exception is left pending and reported as
+/// `Status::PendingException`, so napi-rs rethrows it unchanged.
+pub(crate) fn call_helper(
+    env: sys::napi_env,
+    name: &'static std::ffi::CStr,
+    args: &[sys::napi_value],
+) -> Result<sys::napi_value> {
+    let (obj, f) = helper(env, name)?;
+    call(env, obj, f, args)
+}
+
+/// Calls `f` with `this`; a thrown exception stays pending (`Status::PendingException`).
+pub(crate) fn call(
+    env: sys::napi_env,
+    this: sys::napi_value,
+    f: sys::napi_value,
+    args: &[sys::napi_value],
+) -> Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: JS thread, live values.
+    let s = unsafe { sys::napi_call_function(env, this, f, args.len(), args.as_ptr(), &mut out) };
+    if s == sys::Status::napi_ok {
+        Ok(out)
+    } else {
+        Err(Error::new(Status::PendingException, String::new()))
+    }
+}
+
+/// Takes the pending JS exception, if any.
+pub(crate) fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
+    let mut pending = false;
+    // SAFETY: JS thread.
+    unsafe {
+        sys::napi_is_exception_pending(env, &mut pending);
+        if !pending {
+            return None;
+        }
+        let mut e = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut e);
+        Some(e)
+    }
+}
+
+/// The `settle` function given to JS: `settle(id, failed, value)` when a task's promise
+/// settles.
+unsafe extern "C" fn settle_cb(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 3usize;
+    let mut argv = [ptr::null_mut(); 3];
+    let mut id = 0u32;
+    let mut failed = false;
+    // SAFETY: JS thread, arguments of this call.
+    unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        sys::napi_get_value_uint32(env, argv[0], &mut id);
+        sys::napi_get_value_bool(env, argv[1], &mut failed);
+    }
+    let outcome = if failed { Err(argv[2]) } else { Ok(()) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::tasks::settle(env, id, outcome);
+        drain(env);
+    }));
+    if r.is_err() {
+        // SAFETY: JS thread; a panic must not unwind into V8.
+        unsafe { sys::napi_throw_error(env, ptr::null(), c"gogroup: internal panic".as_ptr()) };
+    }
+    ptr::null_mut()
+}
+
+/// Runs `fn(arg)` through the `run` helper: true when it returned a thenable, whose settlement
+/// will call `settle(id, …)`. A synchronous throw is returned as `Err(value)`.
+pub(crate) fn run_task(
+    env: sys::napi_env,
+    f: sys::napi_value,
+    arg: sys::napi_value,
+    id: u32,
+) -> Result<std::result::Result<bool, sys::napi_value>> {
+    let (obj, run) = helper(env, c"run")?;
+    let settle = with_host(env, |h| h.settle)?;
+    let mut settle_fn = ptr::null_mut();
+    let mut id_v = ptr::null_mut();
+    // SAFETY: JS thread.
+    unsafe {
+        check(sys::napi_get_reference_value(env, settle, &mut settle_fn))?;
+        check(sys::napi_create_uint32(env, id, &mut id_v))?;
+    }
+    match call(env, obj, run, &[f, arg, id_v, settle_fn]) {
+        Ok(v) => {
+            let mut b = false;
+            // SAFETY: JS thread; `run` returns a boolean.
+            unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+            Ok(Ok(b))
+        }
+        Err(_) => match take_exception(env) {
+            Some(e) => Ok(Err(e)),
+            None => Err(Error::from_reason("task call failed")),
+        },
+    }
+}
+
+/// `undefined`.
+pub(crate) fn undefined(env: sys::napi_env) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    // SAFETY: JS thread.
+    unsafe { sys::napi_get_undefined(env, &mut v) };
+    v
+}
+
+/// A new promise and its resolver.
+pub(crate) fn promise(env: sys::napi_env) -> Result<(Deferred, sys::napi_value)> {
+    let mut d = ptr::null_mut();
+    let mut p = ptr::null_mut();
+    // SAFETY: JS thread.
+    check(unsafe { sys::napi_create_promise(env, &mut d, &mut p) })?;
+    Ok((Deferred(d), p))
+}
+
+/// A promise's resolver; settled at most once, on its own thread.
+#[derive(Debug)]
+pub(crate) struct Deferred(sys::napi_deferred);
+
+impl Deferred {
+    pub(crate) fn resolve(self, env: sys::napi_env, v: sys::napi_value) {
+        // SAFETY: JS thread; a deferred is consumed exactly once (by value).
+        unsafe { sys::napi_resolve_deferred(env, self.0, v) };
+    }
+    pub(crate) fn reject(self, env: sys::napi_env, v: sys::napi_value) {
+        // SAFETY: as `resolve`.
+        unsafe { sys::napi_reject_deferred(env, self.0, v) };
+    }
+}
+
+/// The env of this thread's host (for code running in a spawned future or a job).
+pub(crate) fn env() -> Option<sys::napi_env> {
+    HOST.with(|cell| cell.borrow().as_ref().map(|h| h.env))
+}
+
+/// Polls every future; resolves to the index of the first one that completes.
+pub(crate) fn first_of(
+    mut futures: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+) -> impl Future<Output = usize> {
+    std::future::poll_fn(move |cx| {
+        for (i, f) in futures.iter_mut().enumerate() {
+            if f.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(i);
+            }
+        }
+        Poll::Pending
+    })
+}
+
+/// Live entries of this thread's host: JS values held by Rust, pending futures. For tests.
+pub(crate) fn stats() -> (usize, usize) {
+    HOST.with(|cell| {
+        cell.borrow().as_ref().map_or((0, 0), |h| {
+            (
+                h.values.iter().filter(|r| !r.is_null()).count(),
+                h.tasks.iter().filter(|t| t.is_some()).count(),
+            )
+        })
+    })
+}
