@@ -50,7 +50,6 @@ impl Task {
     /// Runs the task for an `ErrGroup`: an exception becomes the task's error, carrying the
     /// exception object.
     pub(crate) fn run_for_err_group(self) -> Result<(), Error> {
-        tickle_pool();
         attach(|py| self.call(py).map_err(|e| from_pyerr(py, e)))
             .unwrap_or_else(|| Err(Error::custom("the Python interpreter is shutting down")))
     }
@@ -58,7 +57,6 @@ impl Task {
     /// Runs the task for a `WaitGroup`: an exception becomes the task's panic, which core
     /// resumes from the next `wait` (where the binding re-raises the same object).
     pub(crate) fn run_for_wait_group(self) {
-        tickle_pool();
         let exc = attach(|py| self.call(py).err().map(|e| e.into_value(py).into_any())).flatten();
         if let Some(exc) = exc {
             // resume_unwind: no panic hook, no message on stderr; core catches it.
@@ -161,20 +159,6 @@ pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
         }
         f(py)
     })
-}
-
-/// Makes sure another pool thread looks at the queue when this one is about to run Python
-/// code (and may block: on the GIL at once, or in the task).
-///
-/// Works around a core pool bug (reported): a task submitted while a worker is spinning does
-/// not wake anyone, on the assumption that the spinning worker will take it; if that worker
-/// takes another task and blocks in it, the queued task waits for the blocked one. With the
-/// GIL, "takes a task and blocks" is the common case. A no-op submitted while tasks are queued
-/// wakes a sleeping worker, starts one, or schedules core's starvation check.
-fn tickle_pool() {
-    if gogroup::pool::stats().queued > 0 {
-        gogroup::pool::spawn(|| {});
-    }
 }
 
 /// Whether `f` is an `async def` function (or a method of one): `CO_COROUTINE` in its code
