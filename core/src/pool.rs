@@ -102,8 +102,8 @@ const STARVATION_CHECK: Duration = Duration::from_millis(1);
 const MAX_THREADS: usize = 10_000;
 /// Rounds a worker looks for a task before it sleeps; the last `WORKER_YIELD_ROUNDS` of them
 /// yield the CPU instead of spinning.
-const WORKER_SPIN_ROUNDS: u32 = 128 + WORKER_YIELD_ROUNDS;
-const WORKER_YIELD_ROUNDS: u32 = 8;
+const WORKER_SPIN_ROUNDS: u32 = 1_024 + WORKER_YIELD_ROUNDS;
+const WORKER_YIELD_ROUNDS: u32 = 32;
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
