@@ -39,10 +39,13 @@ done
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 rust_bin="$target_dir/release/gogroup-bench"
 go_bin="$target_dir/release/gogroup-bench-go"
+c_bin="$root/target/c/bench/bench"
 
 echo "== building (cargo build --release -p gogroup-bench; go build)" >&2
 cargo build --release -p gogroup-bench
 (cd bench/go && go build -buildvcs=false -o "$go_bin" .)
+# The C API over the same core (the cost of the boundary), built as `make bench-c` builds it.
+make --no-print-directory -s c-bench-bin
 
 args=()
 if [[ "$QUICK" == 1 ]]; then
@@ -62,14 +65,19 @@ started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 for ((r = 0; r < ROUNDS; r++)); do
 	if ((r % 2 == 0)); then
-		order=(go rust)
+		order=(go rust c)
 	else
-		order=(rust go)
+		order=(c rust go)
 	fi
 	for lang in "${order[@]}"; do
 		echo "== round $((r + 1))/$ROUNDS: $lang" >&2
 		if [[ "$lang" == go ]]; then
 			"$go_bin" --rounds 1 --round-start "$r" "${args[@]}" >>"$tmp"
+		elif [[ "$lang" == c ]]; then
+			c_args=(--rounds 1 --round-start "$r")
+			if [[ "$QUICK" == 1 ]]; then c_args+=(--target-ms 10); fi
+			if [[ -n "$FILTER" ]]; then c_args+=(--filter "$FILTER"); fi
+			"$c_bin" "${c_args[@]}" >>"$tmp"
 		else
 			"$rust_bin" --rounds 1 --round-start "$r" "${args[@]}" >>"$tmp"
 		fi

@@ -30,6 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 SUBJECT = "gogroup"
+# The C API over the same core: compared with the Rust core (the cost of the boundary).
+C_SUBJECT = "gogroup-c"
 
 # name -> (section, what one "op" is, the shape it mirrors)
 WORKLOADS = {
@@ -160,7 +162,7 @@ def summarize(rows: list[dict], meta: dict) -> str:
         if SUBJECT not in impls:
             missing.append(f"{w}: no {SUBJECT} result")
             continue
-        peers = sorted((p for p in impls if p != SUBJECT),
+        peers = sorted((p for p in impls if p not in (SUBJECT, C_SUBJECT)),
                        key=lambda p: (PEER_ORDER.index(p) if p in PEER_ORDER else len(PEER_ORDER), p))
         if not peers:
             missing.append(f"{w}: no peer result")
@@ -258,6 +260,37 @@ def summarize(rows: list[dict], meta: dict) -> str:
                 f"| {fmt_ns(c['peer_med'])} ({fmt_ns(c['peer_min'])}–{fmt_ns(c['peer_max'])}) "
                 f"| {fmt_ratio(c['ratio'])} ({fmt_ratio(c['ratio_min'])}–{fmt_ratio(c['ratio_max'])}) "
                 f"| {verdict(c['ratio'], c['ratio_min'], c['ratio_max'])} |")
+        out.append("")
+
+    # The C API against the Rust core, same workload, same round: the cost of the boundary.
+    c_rows = []
+    for w in workloads:
+        impls = data[w]
+        if C_SUBJECT not in impls or SUBJECT not in impls:
+            continue
+        common = sorted(set(impls[C_SUBJECT]) & set(impls[SUBJECT]))
+        if not common:
+            continue
+        cs = [impls[C_SUBJECT][k] for k in common]
+        rs = [impls[SUBJECT][k] for k in common]
+        ratios = [c / r for c, r in zip(cs, rs) if r > 0]
+        if ratios:
+            c_rows.append((w, statistics.median(cs), statistics.median(rs),
+                           statistics.median(ratios), min(ratios), max(ratios)))
+    if c_rows:
+        out.append("## The C API (cost of the boundary)")
+        out.append("")
+        out.append("The same workloads through `libgogroup` (C, `ffi-c/bench/bench.c`) and through the "
+                   "Rust core, in the same rounds. `is_cancelled` from C is the header's inline "
+                   "`gogroup_cancel_token_is_cancelled_inline` (an exported function call costs more "
+                   "than the single atomic load it wraps). Targets: add+done and is_cancelled within "
+                   "1.5x of Rust, go+wait within 1.2x.")
+        out.append("")
+        out.append("| workload | C ns/op (median) | Rust ns/op (median) | ratio C/Rust, median of rounds (min–max) |")
+        out.append("|---|---:|---:|---:|")
+        for w, cm, rm, ratio, lo, hi in c_rows:
+            out.append(f"| `{w}` | {fmt_ns(cm)} | {fmt_ns(rm)} "
+                       f"| {fmt_ratio(ratio)} ({fmt_ratio(lo)}–{fmt_ratio(hi)}) |")
         out.append("")
 
     if missing:

@@ -9,7 +9,7 @@ DEMO_TARGETS += demo-c
 LINT_TARGETS += lint-c
 
 .PHONY: c-lib header check-header check-header-compiles c-format-check c-format lint-c test-c test-c-plain test-c-asan \
-	test-c-valgrind install demo-c bench-c
+	test-c-valgrind install demo-c bench-c c-bench-bin
 
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 C_MAJOR := $(word 1,$(subst ., ,$(C_VERSION)))
@@ -174,8 +174,10 @@ demo-c: ## Install into target/c-prefix, build examples/c through pkg-config, ru
 		$(C_OUT)/examples/$$name; \
 	done
 
-bench-c: c-lib ## C benchmark (ffi-c/bench): JSON lines, the workload names of bench/src/main.rs
+c-bench-bin: c-lib
 	@mkdir -p $(C_OUT)/bench
 	$(CC) $(C_WARN) -D_GNU_SOURCE -O2 -pthread -Iinclude ffi-c/bench/bench.c \
 		-o $(C_OUT)/bench/bench $(C_LINK)
+
+bench-c: c-bench-bin ## C benchmark (ffi-c/bench): JSON lines, the workload names of bench/src/main.rs
 	$(C_OUT)/bench/bench $(C_BENCH_ARGS)

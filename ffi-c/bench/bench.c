@@ -6,7 +6,7 @@
  * Harness (as the Rust one): warm up while sizing the iteration count so that one measurement
  * takes about --target-ms (150 ms), then measure once (again if that run was much shorter).
  *
- * Usage: bench [--filter SUBSTR[,SUBSTR...]] [--rounds N] [--target-ms MS]
+ * Usage: bench [--filter SUBSTR[,SUBSTR...]] [--rounds N] [--round-start K] [--target-ms MS]
  * Built and run by `make bench-c` (C_BENCH_ARGS='--filter ...'). */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -233,18 +233,21 @@ static int selected(const char *name, const char *filter) {
 int main(int argc, char **argv) {
     const char *filter = NULL;
     long rounds = 1;
+    long round_start = 0;
     double target = 0.150;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
             filter = argv[++i];
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--round-start") == 0 && i + 1 < argc) {
+            round_start = atol(argv[++i]);
         } else if (strcmp(argv[i], "--target-ms") == 0 && i + 1 < argc) {
             target = atof(argv[++i]) / 1000.0;
         } else {
             fprintf(stderr,
                     "usage: %s [--filter SUBSTR[,SUBSTR...]] [--rounds N] "
-                    "[--target-ms MS]\n",
+                    "[--round-start K] [--target-ms MS]\n",
                     argv[0]);
             return 2;
         }
@@ -259,7 +262,7 @@ int main(int argc, char **argv) {
             printf("{\"lang\":\"c\",\"impl\":\"%s\",\"workload\":\"%s\",\"ns_per_op\":%.3f,"
                    "\"ops\":%llu,\"round\":%ld}\n",
                    workloads[w].impl, workloads[w].name, d * 1e9 / (double)ops,
-                   (unsigned long long)ops, r);
+                   (unsigned long long)ops, round_start + r);
             fflush(stdout);
         }
     }
