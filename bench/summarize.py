@@ -162,7 +162,7 @@ def summarize(rows: list[dict], meta: dict) -> str:
         if SUBJECT not in impls:
             missing.append(f"{w}: no {SUBJECT} result")
             continue
-        peers = sorted((p for p in impls if p not in (SUBJECT, C_SUBJECT)),
+        peers = sorted((p for p in impls if p != SUBJECT and not p.startswith(C_SUBJECT)),
                        key=lambda p: (PEER_ORDER.index(p) if p in PEER_ORDER else len(PEER_ORDER), p))
         if not peers:
             missing.append(f"{w}: no peer result")
