@@ -13,7 +13,10 @@ from gogroup import _gogroup
 def test_after_cancel_and_wait_no_gogroup_thread_is_blocked_and_idle_ones_exit(
     short_idle: float,
 ) -> None:
-    eventually("the pool is empty before the test", lambda: _gogroup._pool_stats()["live"] == 0)
+    eventually(
+        "no gogroup thread is alive before the test",
+        lambda: _gogroup._pool_stats()["live"] == 0 and not _gogroup._pool_stats()["timer_thread"],
+    )
     baseline = os_threads()
     token = gogroup.CancelToken()
     g = gogroup.ErrGroup(token=token)
@@ -60,7 +63,8 @@ def test_awaits_and_waits_start_no_threads() -> None:
     assert wg.wait(timeout=0.01) is False
     token = gogroup.CancelToken()
     assert token.wait(timeout=0.01) is False
-    assert os_threads() == before
+    # No new thread: idle pool threads from earlier tests may exit meanwhile, never appear.
+    assert os_threads() <= before
     wg.done()
 
 
