@@ -26,20 +26,19 @@
 //!    *before* its limit slot and its counter are released (Go's E5: cancel before release).
 //! 2. The first recorded error never changes (sticky).
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, Result};
 use crate::limit::Limit;
-use crate::loom::{Arc, AtomicBool, Mutex, lock};
+use crate::loom::{Arc, Mutex, lock};
+use crate::panic_slot::{PanicSlot, Payload, panic_error};
 use crate::pool;
-use crate::wait_group::{WaitGroup, WaitGroupFuture, panic_error};
+use crate::wait_group::{WaitGroup, WaitGroupFuture};
 
 /// Which task errors an [`ErrGroup`] keeps.
 ///
@@ -94,8 +93,7 @@ struct Shared {
     limit: Limit,
     collect: Collect,
     errors: Mutex<Vec<Error>>,
-    has_panic: AtomicBool,
-    panic: Mutex<Option<Box<dyn Any + Send>>>,
+    panic: PanicSlot,
 }
 
 /// Builds an [`ErrGroup`] with a token, a limit and a collection mode.
@@ -168,8 +166,7 @@ impl ErrGroupBuilder {
                 limit: Limit::new(self.limit.unwrap_or(-1)),
                 collect: self.collect,
                 errors: Mutex::new(Vec::new()),
-                has_panic: AtomicBool::new(false),
-                panic: Mutex::new(None),
+                panic: PanicSlot::new(),
             }),
         }
     }
@@ -786,25 +783,14 @@ impl Shared {
     }
 
     /// Keeps a task's panic payload for `wait` to resume, and records it as an error.
-    fn keep_panic(&self, p: Box<dyn Any + Send>) {
+    fn keep_panic(&self, p: Payload) {
         let e = panic_error(&*p);
-        {
-            let mut slot = lock(&self.panic);
-            if slot.is_none() {
-                *slot = Some(p);
-                self.has_panic.store(true, Ordering::Release);
-            }
-        }
+        self.panic.keep(p);
         self.record(e);
     }
 
-    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
-        if !self.has_panic.load(Ordering::Acquire) {
-            return None;
-        }
-        let p = lock(&self.panic).take();
-        self.has_panic.store(false, Ordering::Release);
-        p
+    fn take_panic(&self) -> Option<Payload> {
+        self.panic.take()
     }
 
     fn resume_panic(&self) {

@@ -68,6 +68,7 @@ mod err_group;
 mod error;
 mod limit;
 mod loom;
+mod panic_slot;
 pub mod pool;
 mod timer;
 mod wait_group;

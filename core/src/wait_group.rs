@@ -32,7 +32,6 @@
 //!    of at most 256 and a 32-bit counter field, the transient cannot wrap around unless more
 //!    than eight million threads overflow it at the same instant.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +41,8 @@ use std::time::{Duration, Instant};
 
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
-use crate::loom::{Arc, AtomicBool, AtomicU64, Mutex, SPIN_LIMIT, lock, spin_hint};
+use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
+use crate::panic_slot::{PanicSlot, Payload, panic_error};
 use crate::pool;
 use crate::wait_list::WaitList;
 
@@ -94,8 +94,7 @@ pub struct WaitGroup {
 pub(crate) struct Inner {
     state: AtomicU64,
     list: WaitList,
-    has_panic: AtomicBool,
-    panic: Mutex<Option<Box<dyn Any + Send>>>,
+    panic: PanicSlot,
 }
 
 impl Default for WaitGroup {
@@ -123,8 +122,7 @@ impl WaitGroup {
             inner: Arc::new(Inner {
                 state: AtomicU64::new(0),
                 list: WaitList::new(),
-                has_panic: AtomicBool::new(false),
-                panic: Mutex::new(None),
+                panic: PanicSlot::new(),
             }),
         }
     }
@@ -226,9 +224,7 @@ impl WaitGroup {
     #[inline]
     pub fn wait(&self) {
         // Fast path (inlined into the caller): zero and no pending panic.
-        if counter(self.inner.state.load(Ordering::Acquire)) == 0
-            && !self.inner.has_panic.load(Ordering::Acquire)
-        {
+        if counter(self.inner.state.load(Ordering::Acquire)) == 0 && !self.inner.panic.is_set() {
             return;
         }
         self.wait_slow();
@@ -339,15 +335,6 @@ impl WaitGroup {
     }
 }
 
-pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> Error {
-    let msg = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_string());
-    Error::new(ErrorKind::Panic, format!("task panicked: {msg}"))
-}
-
 fn overflow() -> Error {
     Error::new(
         ErrorKind::InvalidArgument,
@@ -454,21 +441,12 @@ impl Inner {
         }
     }
 
-    fn record_panic(&self, p: Box<dyn Any + Send>) {
-        let mut slot = lock(&self.panic);
-        if slot.is_none() {
-            *slot = Some(p);
-            self.has_panic.store(true, Ordering::Release);
-        }
+    fn record_panic(&self, p: Payload) {
+        self.panic.keep(p);
     }
 
-    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
-        if !self.has_panic.load(Ordering::Acquire) {
-            return None;
-        }
-        let p = lock(&self.panic).take();
-        self.has_panic.store(false, Ordering::Release);
-        p
+    fn take_panic(&self) -> Option<Payload> {
+        self.panic.take()
     }
 
     fn resume_panic(&self) {
