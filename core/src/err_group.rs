@@ -274,10 +274,8 @@ impl ErrGroup {
     /// Waits for a slot (invariant 4 of the limit: gives up when the token is cancelled).
     fn acquire(&self) -> Result<()> {
         let s = &self.shared;
-        s.limit.acquire(&s.token, || {
-            let me = self.shared.clone();
-            s.token.on_cancel_inline(move |_| me.limit.wake_all())
-        })
+        s.limit
+            .acquire(&s.token, || Shared::wake_limit_on_cancel(s))
     }
 
     /// Starts `f` only if a slot is free right now; false (and `f` dropped unrun) otherwise.
@@ -395,11 +393,7 @@ impl ErrGroup {
         F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
         E: Into<Error>,
     {
-        let s = &self.shared;
-        s.limit.acquire(&s.token, || {
-            let me = self.shared.clone();
-            s.token.on_cancel_inline(move |_| me.limit.wake_all())
-        })?;
+        self.acquire()?;
         self.enter()?.run(f);
         Ok(())
     }
@@ -531,7 +525,7 @@ impl ErrGroup {
     /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
         self.shared.wg.wait_until(deadline, token)?;
-        let panicked = self.shared.take_panic().map(|p| panic_error(&*p));
+        let panicked = self.shared.panic.take().map(|p| panic_error(&*p));
         let result = self.shared.finish();
         match panicked {
             Some(e) => Err(e),
@@ -735,9 +729,7 @@ impl Future for StartFuture {
                 return Poll::Ready(Err(s.token.cause().unwrap_or_else(Error::canceled)));
             }
             if this.registration.is_none() {
-                // Wake the limit's waiters (us among them) if the token is cancelled.
-                let me = s.clone();
-                this.registration = Some(s.token.on_cancel_inline(move |_| me.limit.wake_all()));
+                this.registration = Some(Shared::wake_limit_on_cancel(&s));
             }
             if !s
                 .limit
@@ -756,6 +748,14 @@ impl Drop for StartFuture {
 }
 
 impl Shared {
+    /// Registers, on the group's token, a wake-up of every limit waiter (the limit's invariant
+    /// 4: a task waiting for a slot gives up when the group is cancelled). Stopped by the waiter.
+    /// (An associated function: loom's `Arc` cannot be a method receiver.)
+    fn wake_limit_on_cancel(this: &Arc<Self>) -> crate::cancel_token::Registration {
+        let me = this.clone();
+        this.token.on_cancel_inline(move |_| me.limit.wake_all())
+    }
+
     /// Accounts for a finished task (invariant 1): outcome first, then the slot, then the count.
     fn task_done(&self, error: Option<Error>) {
         if let Some(e) = error {
@@ -789,12 +789,8 @@ impl Shared {
         self.record(e);
     }
 
-    fn take_panic(&self) -> Option<Payload> {
-        self.panic.take()
-    }
-
     fn resume_panic(&self) {
-        if let Some(p) = self.take_panic() {
+        if let Some(p) = self.panic.take() {
             self.finish_cancel();
             std::panic::resume_unwind(p);
         }

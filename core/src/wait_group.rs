@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
-use crate::panic_slot::{PanicSlot, Payload, panic_error};
+use crate::panic_slot::{PanicSlot, panic_error};
 use crate::pool;
 use crate::wait_list::WaitList;
 
@@ -202,7 +202,7 @@ impl WaitGroup {
         let inner = self.inner.clone();
         pool::submit(Box::new(move || {
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                inner.record_panic(p);
+                inner.panic.keep(p);
             }
             if counted {
                 let _ = inner.add(-1);
@@ -300,7 +300,7 @@ impl WaitGroup {
     /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
         Inner::block(&self.inner, deadline, token)?;
-        match self.inner.take_panic() {
+        match self.inner.panic.take() {
             Some(p) => Err(panic_error(&*p)),
             None => Ok(()),
         }
@@ -441,16 +441,8 @@ impl Inner {
         }
     }
 
-    fn record_panic(&self, p: Payload) {
-        self.panic.keep(p);
-    }
-
-    fn take_panic(&self) -> Option<Payload> {
-        self.panic.take()
-    }
-
     fn resume_panic(&self) {
-        if let Some(p) = self.take_panic() {
+        if let Some(p) = self.panic.take() {
             std::panic::resume_unwind(p);
         }
     }
