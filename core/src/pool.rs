@@ -25,9 +25,14 @@
 //!    a worker increments `sleeping`, then (after a `SeqCst` fence) looks for tasks once more
 //!    before it sleeps. One of the two sees the other.
 //! 3. No task waits behind a blocked one: a worker that is about to run a task while other tasks
-//!    wait (in its own deque, taken as a batch, or in the injector) first makes sure another
-//!    worker is spinning, woken, started, or — every worker being busy — that the starvation
-//!    check is watching.
+//!    wait (in its own deque, taken as a batch; in the injector; or left in the deque it stole
+//!    from) first makes sure another worker is spinning, woken or started, AND that the
+//!    starvation check watches the queue until it is empty. Telling a worker is not enough on
+//!    its own: that worker may take a different task and block in it too.
+//! 4. The starvation check is never lost: it clears its flag, fences, then counts the queue; a
+//!    scheduler fences, then reads the flag. Either the check sees the task, or the scheduler
+//!    sees the flag clear and schedules the check again. The check calls nothing that locks
+//!    `sleep` while holding the registry lock (a registering worker waits for the registry).
 //!
 //! Uses `std` primitives even under loom: the pool is outside loom's model (the models check
 //! the state machines that run on it).
@@ -89,6 +94,21 @@ struct Pool {
     check_scheduled: AtomicBool,
 }
 
+/// A task a worker found, and whether the worker it was stolen from still holds more.
+struct Found {
+    job: Job,
+    victim_has_more: bool,
+}
+
+impl Found {
+    fn alone(job: Job) -> Self {
+        Found {
+            job,
+            victim_has_more: false,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Registered {
     stealer: Stealer<Job>,
@@ -125,8 +145,9 @@ impl Pool {
     }
 
     /// Takes a task for `local`: from the injector (with a batch), else from another worker.
-    fn find_task(&self, local: &Worker<Job>) -> Option<Job> {
+    fn find_task(&self, local: &Worker<Job>) -> Option<Found> {
         self.steal_injected(local)
+            .map(Found::alone)
             .or_else(|| self.steal_from_workers(local))
     }
 
@@ -142,18 +163,22 @@ impl Pool {
     }
 
     /// Takes tasks from another worker's deque (one that is busy, or blocked, in a task).
-    fn steal_from_workers(&self, local: &Worker<Job>) -> Option<Job> {
+    fn steal_from_workers(&self, local: &Worker<Job>) -> Option<Found> {
         let registry = self.registry();
-        for r in registry.iter().flatten() {
+        registry.iter().flatten().find_map(|r| {
             loop {
                 match r.stealer.steal_batch_and_pop(local) {
-                    Steal::Success(job) => return Some(job),
+                    Steal::Success(job) => {
+                        break Some(Found {
+                            job,
+                            victim_has_more: !r.stealer.is_empty(),
+                        });
+                    }
                     Steal::Retry => continue,
-                    Steal::Empty => break,
+                    Steal::Empty => break None,
                 }
             }
-        }
-        None
+        })
     }
 
     /// Tasks waiting anywhere (in the injector or in a worker's deque).
@@ -223,6 +248,14 @@ fn signal_work() {
     }
 }
 
+/// Work waits that this worker will not run now: tell someone, AND keep the starvation check
+/// watching until the queue is empty. Telling alone is not enough: the worker told may take
+/// other work (from the injector) and block in it, leaving ours behind.
+fn watch_queue() {
+    signal_work();
+    schedule_starvation_check();
+}
+
 fn start_worker() -> bool {
     let p = pool();
     if p.live.0.fetch_add(1, Ordering::AcqRel) >= MAX_THREADS {
@@ -258,6 +291,9 @@ fn run_queued_inline() {
 
 fn schedule_starvation_check() {
     let p = pool();
+    // Pairs with the fence in `starvation_check`: either it sees our queued task, or we see
+    // that it is no longer scheduled and schedule it again.
+    fence(Ordering::SeqCst);
     if p.check_scheduled.load(Ordering::Acquire) || p.check_scheduled.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -270,18 +306,29 @@ fn schedule_starvation_check() {
 
 fn starvation_check(seen: u64) {
     let p = pool();
-    p.check_scheduled.store(false, Ordering::Release);
+    p.check_scheduled.store(false, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
     let queued = p.queued();
     if queued == 0 {
         return;
     }
-    if p.progress() == seen && p.searching.0.load(Ordering::Acquire) == 0 {
-        // Nobody finished a task for a whole period: every worker is blocked. Grow (at most
-        // doubling); the new workers steal what the blocked ones hold.
-        let live = p.live.0.load(Ordering::Acquire).max(1);
-        for _ in 0..queued.min(live) {
-            if !start_worker() {
-                break;
+    if p.searching.0.load(Ordering::Acquire) == 0 {
+        let sleeping = p.sleeping.0.load(Ordering::Acquire);
+        if sleeping > 0 {
+            // Tasks wait while workers sleep: they were told about other work and took that
+            // (invariant 3). Wake them before thinking of new threads.
+            let _guard = p.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..queued.min(sleeping) {
+                p.cv.notify_one();
+            }
+        } else if p.progress() == seen {
+            // Nobody finished a task for a whole period: every worker is blocked. Grow (at
+            // most doubling); the new workers steal what the blocked ones hold.
+            let live = p.live.0.load(Ordering::Acquire).max(1);
+            for _ in 0..queued.min(live) {
+                if !start_worker() {
+                    break;
+                }
             }
         }
     }
@@ -291,10 +338,19 @@ fn starvation_check(seen: u64) {
 /// Runs a job a worker found. If more work is waiting — in this worker's deque (it took a
 /// batch) or in the injector — someone else must be told first: this job may block for a long
 /// time, and nobody else can see what sits in our deque unless it is awake (invariant 3).
-fn run_found(local: &Worker<Job>, job: Job, progress: &Padded<AtomicU64>) {
+fn run_found(local: &Worker<Job>, found: Found, progress: &Padded<AtomicU64>) {
     let p = pool();
-    if !local.is_empty() || !p.injector.is_empty() {
-        signal_work();
+    let Found {
+        job,
+        victim_has_more,
+    } = found;
+    // Pairs with the fence in `submit`: a submitter that saw us searching relies on us to see
+    // its task here.
+    fence(Ordering::SeqCst);
+    // A victim that still holds tasks may stay blocked, and whoever it told about them may take
+    // other work: the starvation check must watch them too.
+    if victim_has_more || !local.is_empty() || !p.injector.is_empty() {
+        watch_queue();
     }
     run_job(job);
     progress.0.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +386,7 @@ fn worker() {
         // The hot path touches no lock: our deque, then the injector. Other workers' deques
         // are searched while spinning and before sleeping.
         if let Some(job) = local.pop().or_else(|| p.steal_injected(&local)) {
-            run_found(&local, job, &progress);
+            run_found(&local, Found::alone(job), &progress);
             continue;
         }
         // Look for the next task a little longer before going to sleep: first spinning, then
@@ -341,13 +397,13 @@ fn worker() {
             let found = if i % 32 == 0 {
                 p.find_task(&local)
             } else if !p.injector.is_empty() {
-                p.steal_injected(&local)
+                p.steal_injected(&local).map(Found::alone)
             } else {
                 None
             };
-            if let Some(job) = found {
+            if let Some(found) = found {
                 p.searching.0.fetch_sub(1, Ordering::AcqRel);
-                run_found(&local, job, &progress);
+                run_found(&local, found, &progress);
                 continue 'work;
             }
             if i < WORKER_SPIN_ROUNDS - WORKER_YIELD_ROUNDS {
@@ -361,10 +417,10 @@ fn worker() {
         let guard = p.sleep.lock().unwrap_or_else(PoisonError::into_inner);
         p.sleeping.0.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if let Some(job) = p.find_task(&local) {
+        if let Some(found) = p.find_task(&local) {
             p.sleeping.0.fetch_sub(1, Ordering::SeqCst);
             drop(guard);
-            run_found(&local, job, &progress);
+            run_found(&local, found, &progress);
             continue;
         }
         let (guard, res) =
@@ -373,8 +429,8 @@ fn worker() {
         p.sleeping.0.fetch_sub(1, Ordering::SeqCst);
         drop(guard);
         if res.timed_out() {
-            if let Some(job) = p.find_task(&local) {
-                run_found(&local, job, &progress);
+            if let Some(found) = p.find_task(&local) {
+                run_found(&local, found, &progress);
                 continue;
             }
             // Invariant 1: nothing in `local`; leave.
