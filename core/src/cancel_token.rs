@@ -208,6 +208,30 @@ impl CancelToken {
         tree::cancel(&self.node, Why::Canceled, Some(cause))
     }
 
+    /// Cancels the token as a passed deadline does: `err()` reports `DeadlineExceeded`, and so
+    /// does `cause()` unless `cause` gives one (as Go's `WithDeadlineCause`).
+    ///
+    /// For bridges that mirror a token living elsewhere (in another copy of gogroup, or a
+    /// host's own timeout signal such as `AbortSignal.timeout()`): the mirror reports the same
+    /// reason as the original. Returns true if this call cancelled the token.
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Error, ErrorKind};
+    /// let t = CancelToken::new();
+    /// let child = t.child();
+    /// assert!(t.expire_with(None));
+    /// assert_eq!(child.err().unwrap().kind(), ErrorKind::DeadlineExceeded);
+    /// assert_eq!(child.cause().unwrap().kind(), ErrorKind::DeadlineExceeded);
+    ///
+    /// let u = CancelToken::new();
+    /// u.expire_with(Some(Error::custom("the upstream request timed out")));
+    /// assert_eq!(u.err().unwrap().kind(), ErrorKind::DeadlineExceeded);
+    /// assert_eq!(u.cause().unwrap().to_string(), "the upstream request timed out");
+    /// ```
+    pub fn expire_with(&self, cause: Option<Error>) -> bool {
+        tree::cancel(&self.node, Why::DeadlineExceeded, cause)
+    }
+
     /// Whether the token is cancelled. One atomic load.
     ///
     /// ```

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use gogroup::{CancelToken, Error, Registration};
+use gogroup::{CancelToken, Error, ErrorKind, Registration};
 
 use crate::boundary::{
     Arg, boundary, non_null, read_message, result, write_error, write_opt, write_out,
@@ -868,7 +868,15 @@ unsafe extern "C" fn bridge_cancel(
         // SAFETY: the foreign copy passes a NUL-terminated message valid during the call.
         let message = unsafe { read_message(cause_message) }.unwrap_or_default();
         let kind = kind_from_code(cause as u32);
-        local.cancel_with(Error::new(kind, message).with_code(cause_code));
+        let cause = Error::new(kind, message).with_code(cause_code);
+        if kind == ErrorKind::DeadlineExceeded {
+            // The foreign token's deadline passed: the mirror's `err` says so too. (A foreign
+            // deadline with a custom cause reads here as a cancellation with that cause: the
+            // callback carries the cause, not the foreign `err`.)
+            local.expire_with(Some(cause));
+        } else {
+            local.cancel_with(cause);
+        }
     })
 }
 

@@ -25,6 +25,9 @@ struct copy {
     void (*tk_free)(gogroup_cancel_token *);
     gogroup_result (*tk_child)(const gogroup_cancel_token *, gogroup_cancel_token **);
     gogroup_result (*tk_any)(const gogroup_cancel_token *const *, size_t, gogroup_cancel_token **);
+    gogroup_result (*tk_with_timeout)(const gogroup_cancel_token *, uint64_t,
+                                      gogroup_cancel_token **);
+    gogroup_result (*tk_err)(const gogroup_cancel_token *);
     gogroup_result (*tk_cancel)(const gogroup_cancel_token *);
     gogroup_result (*tk_cancel_with)(const gogroup_cancel_token *, int64_t, const char *);
     bool (*tk_is_cancelled)(const gogroup_cancel_token *);
@@ -69,6 +72,8 @@ static bool load(struct copy *c, const char *path) {
     LOAD(c, tk_free, "gogroup_cancel_token_free");
     LOAD(c, tk_child, "gogroup_cancel_token_child");
     LOAD(c, tk_any, "gogroup_cancel_token_any");
+    LOAD(c, tk_with_timeout, "gogroup_cancel_token_with_timeout");
+    LOAD(c, tk_err, "gogroup_cancel_token_err");
     LOAD(c, tk_cancel, "gogroup_cancel_token_cancel");
     LOAD(c, tk_cancel_with, "gogroup_cancel_token_cancel_with");
     LOAD(c, tk_is_cancelled, "gogroup_cancel_token_is_cancelled");
@@ -251,6 +256,32 @@ cleanup:
     return ok;
 }
 
+/* Go's ctx.Err() of a token that follows another copy's token whose deadline passed: the mirror
+ * says DEADLINE_EXCEEDED too, not CANCELED. */
+static int a_deadline_in_one_copy_is_a_deadline_in_the_other(void) {
+    gogroup_cancel_token *root = NULL, *timed = NULL, *ta = NULL, *either = NULL;
+    int ok = 0;
+    CHECK_OK(b.tk_new(&root));
+    CHECK_OK(b.tk_with_timeout(root, 1, &timed)); /* B's deadline, 1 ms away */
+    CHECK_OK(a.tk_new(&ta));
+    const gogroup_cancel_token *inputs[] = {ta, timed};
+    CHECK_OK(a.tk_any(inputs, 2, &either)); /* A's token, bridged to B's */
+    CHECK_OK(a.tk_wait_timeout(either, HANG_MS));
+    CHECK_RC(b.tk_err(timed), GOGROUP_RESULT_DEADLINE_EXCEEDED);
+    CHECK_RC(a.tk_err(either), GOGROUP_RESULT_DEADLINE_EXCEEDED);
+    gogroup_result kind = GOGROUP_RESULT_OK;
+    CHECK_OK(a.tk_cause(either, &kind, NULL, NULL, 0, NULL));
+    CHECK(kind == GOGROUP_RESULT_DEADLINE_EXCEEDED);
+    CHECK_RC(a.tk_err(ta), GOGROUP_RESULT_OK);
+    ok = 1;
+cleanup:
+    a.tk_free(either);
+    a.tk_free(ta);
+    b.tk_free(timed);
+    b.tk_free(root);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s COPY_A.so COPY_B.so\n", argv[0]);
@@ -264,6 +295,7 @@ int main(int argc, char **argv) {
         TEST(a_wait_group_of_one_copy_is_driven_by_the_other),
         TEST(a_token_of_one_copy_cancels_waits_and_objects_of_the_other),
         TEST(a_token_cancelled_by_one_copy_wakes_a_waiter_in_the_other),
+        TEST(a_deadline_in_one_copy_is_a_deadline_in_the_other),
     };
     /* The libraries stay loaded: their pool threads may still be winding down. */
     return run_tests(__FILE__, tests, sizeof tests / sizeof tests[0]);
