@@ -304,7 +304,7 @@ impl ErrGroup {
         E: Into<Error>,
     {
         if let Ok(slot) = self.enter() {
-            pool::submit(Box::new(move || slot.run(f)));
+            slot.go(f);
         }
     }
 
@@ -339,6 +339,46 @@ impl ErrGroup {
     /// ```
     pub fn start(&self) -> Result<TaskSlot> {
         self.acquire()?;
+        self.enter()
+    }
+
+    /// Like [`start`](ErrGroup::start), but gives up when `deadline` passes or `token` is
+    /// cancelled: the bounded wait that lets a host stay responsive while a full limit keeps
+    /// it waiting (the Python binding waits in slices and checks for Ctrl-C between them).
+    ///
+    /// As in `start`, a free slot wins at the first attempt; once waiting, a cancelled token
+    /// (the group's or `token`) wins over a slot that frees at the same moment.
+    ///
+    /// # Errors
+    /// * the group token's cause, or `token`'s, if one is cancelled first;
+    /// * [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) if `deadline` passes first.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(1).unwrap();
+    /// let busy = g.start().unwrap();
+    /// let soon = Instant::now() + Duration::from_millis(1);
+    /// let err = g.start_until(Some(soon), None).unwrap_err();
+    /// assert_eq!(err.kind(), gogroup::ErrorKind::Timeout);
+    /// busy.finish(Ok(()));
+    /// g.start_until(Some(soon), None).unwrap().finish(Ok(())); // a free slot: no waiting
+    /// g.wait().unwrap();
+    /// ```
+    pub fn start_until(
+        &self,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+    ) -> Result<TaskSlot> {
+        let s = &self.shared;
+        s.limit.acquire_until(&s.token, token, deadline, || {
+            let mut registrations = vec![Shared::wake_limit_on_cancel(s)];
+            if let Some(t) = token {
+                let me = s.clone();
+                registrations.push(t.on_cancel_inline(move |_| me.limit.wake_all()));
+            }
+            registrations
+        })?;
         self.enter()
     }
 
@@ -382,6 +422,47 @@ impl ErrGroup {
             group: self.clone(),
             key: None,
             registration: None,
+            counted: false,
+        }
+    }
+
+    /// Like [`start_async`](ErrGroup::start_async), but the task counts for
+    /// [`wait`](ErrGroup::wait) from this call on, before it has a slot — as a task created
+    /// in an `asyncio.TaskGroup` or queued in `p-limit` does. So a host can queue tasks on a
+    /// full limit and return at once, and `wait` still waits for them to start and finish.
+    ///
+    /// If the group's token is cancelled before a slot frees, the future resolves to the
+    /// token's cause and the task leaves the count: it never ran, and by rule nothing is
+    /// recorded for it (the group's cancellation already says why). Dropping the future
+    /// before it resolves also leaves the count.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// use std::time::Duration;
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(1).unwrap();
+    /// let first = g.start().unwrap();
+    /// let queued = g.start_queued(); // counted already, not yet running
+    /// assert_eq!(g.wait_timeout(Duration::from_millis(1)).unwrap_err().kind(),
+    ///            gogroup::ErrorKind::Timeout);
+    /// first.finish(Ok(()));
+    /// block_on(queued).unwrap().finish(Ok(()));
+    /// g.wait().unwrap();
+    /// ```
+    pub fn start_queued(&self) -> StartFuture {
+        let counted = self.shared.wg.add(1).is_ok();
+        StartFuture {
+            group: self.clone(),
+            key: None,
+            registration: None,
+            counted,
         }
     }
 
@@ -647,6 +728,24 @@ impl TaskSlot {
         }
     }
 
+    /// Runs `f(token)` on gogroup's pool in this slot, exactly as [`ErrGroup::go`] runs a task
+    /// (a panic is captured for `wait`). With [`ErrGroup::start_until`] this is `go` with a
+    /// bounded wait for the slot.
+    ///
+    /// ```
+    /// let g = gogroup::ErrGroup::new();
+    /// let slot = g.start_until(None, None).unwrap();
+    /// slot.go(|_token| Err(gogroup::Error::custom("from the pool")));
+    /// assert_eq!(g.wait().unwrap_err().to_string(), "from the pool");
+    /// ```
+    pub fn go<F, E>(self, f: F)
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<Error>,
+    {
+        pool::submit(Box::new(move || self.run(f)));
+    }
+
     /// Runs `f` in this slot, capturing a panic, and finishes.
     fn run<F, E>(mut self, f: F)
     where
@@ -689,6 +788,9 @@ pub struct StartFuture {
     group: ErrGroup,
     key: Option<usize>,
     registration: Option<crate::cancel_token::Registration>,
+    /// Made by `start_queued`: the task is in the group's count until a slot is handed over
+    /// (the slot then owns that count) or the future gives up.
+    counted: bool,
 }
 
 impl fmt::Debug for StartFuture {
@@ -704,6 +806,28 @@ impl StartFuture {
             r.stop();
         }
     }
+
+    /// Gives up: the cause of the cancellation, and out of the count if `start_queued` put
+    /// the task there.
+    fn give_up(&mut self, s: &Shared) -> Result<TaskSlot> {
+        self.cleanup();
+        if std::mem::take(&mut self.counted) {
+            let _ = s.wg.done();
+        }
+        Err(s.token.cause().unwrap_or_else(Error::canceled))
+    }
+
+    /// A slot was acquired: the task enters the count (or keeps the one it had).
+    fn started(&mut self) -> Result<TaskSlot> {
+        self.cleanup();
+        if std::mem::take(&mut self.counted) {
+            Ok(TaskSlot {
+                shared: Some(self.group.shared.clone()),
+            })
+        } else {
+            self.group.enter()
+        }
+    }
 }
 
 impl Future for StartFuture {
@@ -717,16 +841,13 @@ impl Future for StartFuture {
             // token's cancellation wins over a slot that frees at the same moment.
             let waiting = this.registration.is_some();
             if waiting && s.token.is_cancelled() {
-                this.cleanup();
-                return Poll::Ready(Err(s.token.cause().unwrap_or_else(Error::canceled)));
+                return Poll::Ready(this.give_up(&s));
             }
             if s.limit.try_acquire() {
-                this.cleanup();
-                return Poll::Ready(this.group.enter());
+                return Poll::Ready(this.started());
             }
             if s.token.is_cancelled() {
-                this.cleanup();
-                return Poll::Ready(Err(s.token.cause().unwrap_or_else(Error::canceled)));
+                return Poll::Ready(this.give_up(&s));
             }
             if this.registration.is_none() {
                 this.registration = Some(Shared::wake_limit_on_cancel(&s));
@@ -744,6 +865,9 @@ impl Future for StartFuture {
 impl Drop for StartFuture {
     fn drop(&mut self) {
         self.cleanup();
+        if std::mem::take(&mut self.counted) {
+            let _ = self.group.shared.wg.done();
+        }
     }
 }
 

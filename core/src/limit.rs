@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use crate::cancel_token::{CancelToken, Registration};
 use crate::error::{Error, Result};
@@ -107,12 +108,58 @@ impl Limit {
         result
     }
 
+    /// [`acquire`](Limit::acquire) that also gives up when `deadline` passes (`Timeout`) or
+    /// `other` is cancelled (its cause). `wake_on_cancel` registers wake-ups on both tokens.
+    pub(crate) fn acquire_until(
+        &self,
+        token: &CancelToken,
+        other: Option<&CancelToken>,
+        deadline: Option<Instant>,
+        wake_on_cancel: impl FnOnce() -> Vec<Registration>,
+    ) -> Result<()> {
+        if self.try_acquire() {
+            return Ok(());
+        }
+        let registrations = wake_on_cancel();
+        let result = self.acquire_slow_until(token, other, deadline);
+        for r in registrations {
+            r.stop();
+        }
+        result
+    }
+
     fn acquire_slow(&self, token: &CancelToken) -> Result<()> {
+        self.acquire_slow_until(token, None, None)
+    }
+
+    /// Why a waiter must give up now, if it must: the group's token, `other`, the deadline.
+    fn give_up(
+        token: &CancelToken,
+        other: Option<&CancelToken>,
+        deadline: Option<Instant>,
+    ) -> Option<Error> {
+        for t in std::iter::once(token).chain(other) {
+            if t.is_cancelled() {
+                return Some(t.cause().unwrap_or_else(Error::canceled));
+            }
+        }
+        deadline
+            .filter(|d| Instant::now() >= *d)
+            .map(|_| Error::timeout())
+    }
+
+    fn acquire_slow_until(
+        &self,
+        token: &CancelToken,
+        other: Option<&CancelToken>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let cancelled = || token.is_cancelled() || other.is_some_and(CancelToken::is_cancelled);
         // Slots usually free up within a task's length: poll for one (spinning, then yielding)
         // before announcing a waiter, so that releases need not wake anyone.
         for i in 0..SPIN_LIMIT + YIELD_LIMIT {
-            if token.is_cancelled() {
-                return Err(token.cause().unwrap_or_else(Error::canceled));
+            if cancelled() {
+                return Err(Self::give_up(token, other, None).unwrap_or_else(Error::canceled));
             }
             if self.try_acquire() {
                 return Ok(());
@@ -124,8 +171,8 @@ impl Limit {
             }
         }
         loop {
-            if token.is_cancelled() {
-                return Err(token.cause().unwrap_or_else(Error::canceled));
+            if let Some(e) = Self::give_up(token, other, deadline) {
+                return Err(e);
             }
             // Invariant 3: announce, then re-check in the same atomic step.
             let s = self.state.fetch_or(WAITERS, Ordering::AcqRel);
@@ -139,9 +186,9 @@ impl Limit {
             self.list.block_until(
                 || {
                     let s = state.load(Ordering::Acquire);
-                    s & WAITERS == 0 || active(s) < limit(s) || token.is_cancelled()
+                    s & WAITERS == 0 || active(s) < limit(s) || cancelled()
                 },
-                None,
+                deadline,
             );
             if self.try_acquire() {
                 return Ok(());

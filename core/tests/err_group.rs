@@ -1026,3 +1026,148 @@ fn dropping_a_pending_start_async_leaves_nothing_behind() {
     block_on(g.start_async()).unwrap().finish(Ok(()));
     g.wait().unwrap();
 }
+
+// start_until / TaskSlot::go: the bounded wait for a slot that bindings use to stay responsive.
+
+#[test]
+fn start_until_times_out_on_a_full_limit_and_leaves_nothing_behind() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let busy = g.start().unwrap();
+    let other = CancelToken::new();
+    for _ in 0..20 {
+        let err = g
+            .start_until(Some(Instant::now() + SHORT), Some(&other))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    }
+    assert_eq!(g.active(), 1);
+    assert_eq!(g.token().dependents(), 0);
+    assert_eq!(other.dependents(), 0);
+    busy.finish(Ok(()));
+    g.wait().unwrap();
+}
+
+#[test]
+fn start_until_gets_a_slot_freed_by_another_thread() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let busy = g.start().unwrap();
+    let (tx, rx) = channel();
+    let waiter = {
+        let g = g.clone();
+        thread::spawn(move || {
+            tx.send(()).unwrap();
+            g.start_until(Some(Instant::now() + HANG), None)
+        })
+    };
+    recv(&rx, "the waiter started");
+    busy.finish(Ok(()));
+    let slot = waiter.join().unwrap().expect("the freed slot");
+    assert_eq!(g.active(), 1);
+    slot.go(|token| {
+        assert!(!token.is_cancelled());
+        Ok::<(), Error>(())
+    });
+    g.wait().unwrap();
+}
+
+#[test]
+fn start_until_gives_up_with_the_cause_of_whichever_token_is_cancelled() {
+    for cancel_group in [true, false] {
+        let parent = CancelToken::new();
+        let g = ErrGroup::with_token(&parent);
+        g.set_limit(0).unwrap();
+        let other = CancelToken::new();
+        let why = Error::custom("stop waiting");
+        let (tx, rx) = channel();
+        let waiter = {
+            let (g, other) = (g.clone(), other.clone());
+            thread::spawn(move || {
+                tx.send(()).unwrap();
+                g.start_until(None, Some(&other)) // no deadline: only a cancel ends it
+            })
+        };
+        recv(&rx, "the waiter started");
+        if cancel_group {
+            parent.cancel_with(why.clone());
+        } else {
+            other.cancel_with(why.clone());
+        }
+        let err = within("a cancelled token did not wake start_until", move || {
+            waiter.join().unwrap()
+        })
+        .unwrap_err();
+        assert!(
+            Error::ptr_eq(&err, &why),
+            "cancel_group={cancel_group}: {err}"
+        );
+        assert_eq!(g.active(), 0);
+        assert_eq!(other.dependents(), 0);
+    }
+}
+
+#[test]
+fn a_task_run_with_task_slot_go_panics_into_wait_like_a_go_task() {
+    let g = ErrGroup::with_token(&CancelToken::new());
+    g.start_until(None, None)
+        .unwrap()
+        .go(|_| -> Result<(), Error> { panic!("in a slot") });
+    let p = catch_unwind(AssertUnwindSafe(|| g.wait())).unwrap_err();
+    assert_eq!(panic_message(&*p), "in a slot");
+    assert!(g.token().is_cancelled());
+}
+
+// start_queued: a task counted by wait before it has a slot (asyncio.TaskGroup / p-limit style).
+
+#[test]
+fn a_queued_start_is_waited_for_before_it_has_a_slot() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let first = g.start().unwrap();
+    let mut queued = g.start_queued();
+    let (wakes, waker) = CountingWaker::new();
+    assert!(poll_once(&mut queued, &waker).is_pending());
+    first.finish(Ok(()));
+    // The only slot holder finished, yet wait must not return: the queued task is counted.
+    assert_eq!(
+        g.wait_timeout(SHORT).unwrap_err().kind(),
+        ErrorKind::Timeout
+    );
+    assert!(wakes.wakes() >= 1, "a freed slot wakes the queued start");
+    let slot = match poll_once(&mut queued, &waker) {
+        std::task::Poll::Ready(r) => r.unwrap(),
+        std::task::Poll::Pending => panic!("the freed slot was not handed over"),
+    };
+    assert_eq!(g.active(), 1);
+    slot.finish(Err(Error::custom("queued task failed")));
+    assert_eq!(g.wait().unwrap_err().to_string(), "queued task failed");
+}
+
+#[test]
+fn a_queued_start_leaves_the_count_when_cancelled_or_dropped() {
+    let parent = CancelToken::new();
+    let g = ErrGroup::with_token(&parent);
+    g.set_limit(0).unwrap();
+    let mut cancelled = g.start_queued();
+    let dropped = g.start_queued();
+    let (_, waker) = CountingWaker::new();
+    assert!(poll_once(&mut cancelled, &waker).is_pending());
+    assert_eq!(
+        g.wait_timeout(SHORT).unwrap_err().kind(),
+        ErrorKind::Timeout
+    );
+    drop(dropped); // never polled: leaves the count at once
+    let why = Error::custom("shutting down");
+    parent.cancel_with(why.clone());
+    match poll_once(&mut cancelled, &waker) {
+        std::task::Poll::Ready(Err(e)) => assert!(Error::ptr_eq(&e, &why)),
+        _ => panic!("a cancelled queued start must resolve to the cause"),
+    }
+    // Nothing ran and nothing was recorded for the queued tasks: wait returns, with no error
+    // (a parent's cancellation is not a task error, as in Go), and nothing stays registered.
+    drop(cancelled);
+    let token = g.token().clone();
+    within("queued starts left the group's count", move || g.wait()).unwrap();
+    assert_eq!(token.dependents(), 0);
+}
