@@ -1,6 +1,6 @@
 //! `gogroup.ErrGroup`: core's [`ErrGroup`](gogroup::ErrGroup) for Python.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gogroup::{Collect, Error, ErrorKind};
@@ -107,9 +107,14 @@ impl ErrGroup {
     /// Starts ``fn(*args, **kwargs)`` on a gogroup pool thread (holding the GIL while it
     /// runs), first waiting for a free slot if a limit is set (with the GIL released).
     ///
+    /// Waiting for a slot can be interrupted with Ctrl-C (KeyboardInterrupt; ``fn`` then never
+    /// runs and nothing stays taken).
+    ///
     /// An ``async def`` function instead runs as an asyncio task on the running loop, in a
-    /// ``TaskSlot`` (``go`` then returns at once, even when the limit is full); the group's
-    /// token cancelling cancels it, and a task stopped that way counts as a success.
+    /// ``TaskSlot``. ``go`` then returns at once, even when the limit is full: the task is
+    /// queued, counted by ``wait`` already, and starts when a slot frees (as in
+    /// ``asyncio.TaskGroup`` with a semaphore). The group's token cancelling cancels it; a task
+    /// stopped that way counts as a success, and a queued one never starts.
     ///
     /// Raises:
     ///     the group token's cause if the token is cancelled while ``go`` waits for a slot
@@ -135,24 +140,14 @@ impl ErrGroup {
             return Ok(());
         }
         let this = slf.get();
-        let task = Arc::new(Mutex::new(Some(Task::new(fn_, args, kwargs))));
-        let take = move || task.lock().unwrap_or_else(PoisonError::into_inner).take();
-        // A free slot is taken without letting go of the GIL.
-        let take_now = take.clone();
-        if this
-            .inner
-            .try_go(move |_| take_now().map_or(Ok(()), Task::run_for_err_group))
-        {
-            task::after_submit(py);
-            return Ok(());
-        }
-        // A full limit: wait for a slot with the GIL released (the tasks holding the slots need
-        // it to finish). Core's blocking `go`, for its exact rule (a cancelled token wins over a
-        // slot freed at the same time); not interruptible by Ctrl-C until core has a bounded
-        // variant (`start_async` polled in slices would be, but prefers a freed slot).
-        let inner = &this.inner;
-        py.detach(|| inner.go(move |_| take().map_or(Ok(()), Task::run_for_err_group)))
-            .map_err(|e| to_pyerr(py, &e))?;
+        // A free slot is taken without letting go of the GIL; on a full limit, wait for one
+        // with the GIL released (the tasks holding the slots need it to finish), Ctrl-C-able.
+        let slot = match this.inner.try_start() {
+            Some(slot) => slot,
+            None => start_interruptibly(py, &this.inner)?,
+        };
+        let task = Task::new(fn_, args, kwargs);
+        slot.go(move |_| task.run_for_err_group());
         task::after_submit(py);
         Ok(())
     }
@@ -208,10 +203,7 @@ impl ErrGroup {
         if let Some(slot) = self.inner.try_start() {
             return Ok(TaskSlot::wrap(slot));
         }
-        let inner = &self.inner;
-        py.detach(|| inner.start())
-            .map(TaskSlot::wrap)
-            .map_err(|e| to_pyerr(py, &e))
+        start_interruptibly(py, &self.inner).map(TaskSlot::wrap)
     }
 
     /// Like ``start()``, only if a slot is free right now.
@@ -242,6 +234,21 @@ impl ErrGroup {
     ///     0
     fn start_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         aio::to_asyncio(py, self.inner.start_async(), |py, started, pending| {
+            let slot = started.map_err(|e| to_pyerr(py, &e))?;
+            if !pending {
+                // Nobody awaits the slot any more: give it back unused.
+                slot.finish(Ok(()));
+                return Ok(py.None());
+            }
+            Ok(Py::new(py, TaskSlot::wrap(slot))?.into_any())
+        })
+    }
+
+    /// ``start_async()`` for a task that ``wait`` counts from this call on (core's
+    /// ``start_queued``): how ``go(async_fn)`` queues on a full limit. Private: used by
+    /// ``gogroup._aio``.
+    fn _start_queued<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        aio::to_asyncio(py, self.inner.start_queued(), |py, started, pending| {
             let slot = started.map_err(|e| to_pyerr(py, &e))?;
             if !pending {
                 // Nobody awaits the slot any more: give it back unused.
@@ -511,6 +518,23 @@ impl ErrGroup {
             self.inner.active(),
             self.inner.limit()
         )
+    }
+}
+
+/// Waits for a slot of a full limit in slices with the GIL released, checking for Ctrl-C
+/// between them (core's `start_until`): KeyboardInterrupt leaves nothing taken or counted.
+fn start_interruptibly(py: Python<'_>, inner: &gogroup::ErrGroup) -> PyResult<gogroup::TaskSlot> {
+    let step = |slice: Duration| match inner.start_until(Instant::now().checked_add(slice), None) {
+        Err(e) if e.kind() == ErrorKind::Timeout => None,
+        other => Some(other),
+    };
+    match sliced(py, None, step)? {
+        Some(started) => started.map_err(|e| to_pyerr(py, &e)),
+        // `sliced` without a timeout only returns with a value or an error.
+        None => Err(to_pyerr(
+            py,
+            &Error::new(ErrorKind::Timeout, "no free slot"),
+        )),
     }
 }
 

@@ -268,8 +268,6 @@ def test_async_def_tasks_respect_the_limit_and_try_go() -> None:
         g.go(hold)
         assert g.active == 1
         assert g.try_go(hold) is False
-        with pytest.raises(RuntimeError, match="limit is full"):
-            g.go(hold)
         slot_wait = asyncio.ensure_future(g.start_async())
         await settle()
         assert not slot_wait.done()
@@ -278,6 +276,66 @@ def test_async_def_tasks_respect_the_limit_and_try_go() -> None:
         assert g.active == 1
         slot.finish()
         await asyncio.wait_for(g.wait_async(), HANG)
+
+    asyncio.run(main())
+
+
+def test_go_async_def_on_a_full_limit_queues_and_wait_counts_the_queued_tasks() -> None:
+    async def main() -> None:
+        g = gogroup.ErrGroup(limit=2)
+        running = 0
+        most = 0
+        finished: list[int] = []
+        gate = asyncio.Event()
+
+        async def task(i: int) -> None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await gate.wait()
+            running -= 1
+            finished.append(i)
+
+        for i in range(6):
+            g.go(task, i)  # returns at once, even with the limit full
+        await settle()
+        assert g.active == 2
+        assert running == 2
+        waiting = asyncio.ensure_future(g.wait_async())
+        await settle()
+        assert not waiting.done(), "wait must count the queued tasks"
+        gate.set()
+        await asyncio.wait_for(waiting, HANG)
+        assert sorted(finished) == list(range(6))
+        assert most == 2
+        assert g.active == 0
+
+    asyncio.run(main())
+
+
+def test_queued_async_def_tasks_never_start_once_the_group_is_cancelled() -> None:
+    async def main() -> None:
+        # With a token (Go's WithContext), the first error cancels the group.
+        g = gogroup.ErrGroup(token=gogroup.CancelToken(), limit=1)
+        started: list[str] = []
+        boom = ValueError("first task failed")
+
+        async def fail() -> None:
+            started.append("fail")
+            await asyncio.sleep(0)
+            raise boom
+
+        async def queued() -> None:
+            started.append("queued")  # must never run
+
+        g.go(fail)
+        g.go(queued)
+        g.go(queued)
+        with pytest.raises(ValueError) as info:
+            await asyncio.wait_for(g.wait_async(), HANG)
+        assert info.value is boom
+        assert started == ["fail"]
+        assert g.active == 0
 
     asyncio.run(main())
 

@@ -32,6 +32,9 @@ waits = {
     "CancelToken.wait": lambda: token.wait(),
     "ErrGroup.wait": lambda: g.wait(),
     "ErrGroup.shutdown": lambda: gogroup.ErrGroup().shutdown(3600) or g.shutdown(3600),
+    # The limit (1) is full while token.wait runs: these wait for a slot.
+    "ErrGroup.go": lambda: g.go(print, "never printed"),
+    "ErrGroup.start": lambda: g.start().finish(),
 }
 print("ready", flush=True)
 try:
@@ -66,6 +69,8 @@ def main_thread_sleeps(pid: int) -> bool:
         "CancelToken.wait",
         "ErrGroup.wait",
         "ErrGroup.shutdown",
+        "ErrGroup.go",
+        "ErrGroup.start",
     ],
 )
 def test_sigint_interrupts_a_blocked_wait_within_100_ms(wait: str) -> None:

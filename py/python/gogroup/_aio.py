@@ -137,23 +137,22 @@ def _go_coroutine(
     ``TaskSlot``. Core decides everything (the limit, the first error, the token); this only
     runs the coroutine on the loop and reports its outcome with ``slot.finish``.
 
-    With the limit full, ``try_go`` returns False and ``go`` raises: waiting for a slot would
-    block the loop that runs the tasks holding the slots (``await group.start_async()`` waits
-    without blocking).
+    With the limit full, ``try_go`` returns False; ``go`` returns at once with the task
+    queued (core's ``start_queued``: ``wait`` counts it already), and the task starts when a
+    slot frees. A queued task that the group's cancellation stops before it started never
+    runs, and by rule nothing is recorded for it.
     """
     loop = asyncio.get_running_loop()
     slot = group.try_start()
-    if slot is None:
-        if try_only:
-            return False
-        raise RuntimeError(
-            "ErrGroup.go(async_fn): the group's limit is full, and waiting for a slot would "
-            "block the event loop; use try_go(), or `slot = await group.start_async()`"
-        )
+    if slot is None and try_only:
+        return False
     running = _groups.get(group)
     if running is None or running.loop is not loop:
         running = _groups[group] = _GroupTasks(group, loop)
-    task = loop.create_task(_run_in_slot(group, slot, fn(*args, **(kwargs or {}))))
+    if slot is None:
+        task = loop.create_task(_run_when_started(group, group._start_queued(), fn, args, kwargs))
+    else:
+        task = loop.create_task(_run_in_slot(group, slot, fn, args, kwargs))
     running.tasks.add(task)
     task.add_done_callback(running.tasks.discard)
     if group.token.is_cancelled():
@@ -161,9 +160,30 @@ def _go_coroutine(
     return True
 
 
-async def _run_in_slot(group: ErrGroup, slot: TaskSlot, coro: Coroutine[Any, Any, object]) -> None:
+async def _run_when_started(
+    group: ErrGroup,
+    queued: asyncio.Future[TaskSlot],
+    fn: Callable[..., Coroutine[Any, Any, object]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+) -> None:
     try:
-        await coro
+        slot = await queued
+    except BaseException:
+        # The group was cancelled before a slot freed (or this task was): it never ran.
+        return
+    await _run_in_slot(group, slot, fn, args, kwargs)
+
+
+async def _run_in_slot(
+    group: ErrGroup,
+    slot: TaskSlot,
+    fn: Callable[..., Coroutine[Any, Any, object]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+) -> None:
+    try:
+        await fn(*args, **(kwargs or {}))
     except asyncio.CancelledError as e:
         # Stopped by the group's token: it did what it was asked, not a failure.
         slot.finish(None if group.token.is_cancelled() else e)
