@@ -35,9 +35,8 @@ pub struct ErrGroup {
     collect_all: bool,
     /// The JS `CancelToken` handed to tasks (created on first use, then always the same).
     token: Option<HostValue>,
-    /// `go` calls still waiting for a slot: `wait()` waits for them to start first, and later
-    /// `go` calls queue behind them, so tasks start in call order.
-    queued: gogroup::WaitGroup,
+    /// `go` calls still waiting for a slot (core's `start_queued`, so `wait()` counts them):
+    /// while any wait, later `go` calls queue behind them and `tryGo` refuses.
     queued_n: Rc<Cell<usize>>,
     /// Removes the listener on `options.signal`, when the group is garbage-collected.
     signal_listener: Option<HostValue>,
@@ -142,7 +141,6 @@ impl ErrGroup {
             inner: b.build(),
             collect_all,
             token: None,
-            queued: gogroup::WaitGroup::new(),
             queued_n: Rc::new(Cell::new(0)),
             signal_listener,
         })
@@ -172,9 +170,7 @@ impl ErrGroup {
         // Wait for a slot on the loop, never blocking it.
         let f = HostValue::new(raw, f.raw())?;
         let token = HostValue::new(raw, token)?;
-        let start = self.inner.start_async();
-        let queued = self.queued.clone();
-        let _ = queued.add(1);
+        let start = self.inner.start_queued();
         let queued_n = self.queued_n.clone();
         queued_n.set(queued_n.get() + 1);
         host::spawn(raw, async move {
@@ -185,7 +181,6 @@ impl ErrGroup {
             {
                 run_in_slot(env, slot, f, t);
             }
-            let _ = queued.done();
         })?;
         host::drain(raw);
         Ok(())
@@ -222,10 +217,8 @@ impl ErrGroup {
         let raw = env.raw();
         let (deferred, promise) = host::promise(raw)?;
         let group = self.inner.clone();
-        let queued = self.queued.clone();
         let collect_all = self.collect_all;
         host::spawn(raw, async move {
-            queued.wait_async().await;
             let result = group.wait_async().await;
             let Some(env) = host::env() else { return };
             match result {
@@ -282,9 +275,7 @@ impl ErrGroup {
         host::drain(raw);
         let (deferred, promise) = host::promise(raw)?;
         let group = self.inner.clone();
-        let queued = self.queued.clone();
         host::spawn(raw, async move {
-            queued.wait_async().await;
             let _ = group.wait_async().await;
             let Some(env) = host::env() else { return };
             deferred.resolve(env, host::undefined(env));
