@@ -1,23 +1,42 @@
-"""Side-by-side micro-benchmarks of gogroup's Python binding against the standard library.
+"""Python side of gogroup's side-by-side benchmarks (bench/run.sh runs it in every round).
 
-Run: ``python py/bench/bench.py [--quick]``. Prints one JSON line per measurement:
-``{"lang": "python", "impl": ..., "workload": ..., "ns_per_op": ..., "ops": ...}``; the best
-of several rounds is reported (the least disturbed by the machine).
+gogroup's Python binding against what Python programmers use instead, on the same interpreter:
+``ThreadPoolExecutor``, ``asyncio.TaskGroup``, a pure-Python ``Condition``-based WaitGroup and
+``asyncio.Event``-based cancellation tokens. Workload names are those of bench/src/main.rs where
+the shape is the same. One JSON line per result::
+
+    {"lang": "python", "impl": "gogroup", "workload": "wg_add_done_1t", "ns_per_op": 80.1,
+     "ops": 2000000, "round": 0}
+    {"lang": "python", "impl": "gogroup", "kind": "latency", "workload": "latency_cancel_thread",
+     "p50_ns": 41000, "p99_ns": 90000, "samples": 200, "round": 0}
+
+Harness (as the Rust one): warm up while sizing the iteration count so that one measurement takes
+about ``--target-ms``, then measure once; the order of the implementations alternates by round.
+
+Usage: ``python py/bench/bench.py [--rounds N] [--round-start K] [--filter S[,S]] [--quick]
+[--target-ms MS] [--latency-samples N]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from typing import Any
 
 import gogroup
+
+TASKS_PER_BATCH = 10_000
+CHILDREN = 100
+
+# --------------------------------------------------------------------------- peers
 
 
 class CondWaitGroup:
@@ -45,16 +64,42 @@ class CondWaitGroup:
 
 
 class EventToken:
-    """The usual asyncio cancellation token: an Event plus a cause."""
+    """The usual asyncio cancellation token: an Event, a cause, children cancelled with it."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_children", "_event", "_parent", "cause")
+
+    def __init__(self, parent: EventToken | None = None) -> None:
         self._event = asyncio.Event()
         self.cause: BaseException | None = None
+        self._children: set[EventToken] = set()
+        self._parent = parent
+        if parent is not None:
+            if parent.is_cancelled():
+                self.cancel(parent.cause)
+            else:
+                parent._children.add(self)
 
-    def cancel(self, cause: BaseException | None = None) -> None:
-        if not self._event.is_set():
-            self.cause = cause
-            self._event.set()
+    def child(self) -> EventToken:
+        return EventToken(self)
+
+    def is_cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self, cause: BaseException | None = None) -> bool:
+        if self._event.is_set():
+            return False
+        self.cause = cause
+        self._event.set()
+        children, self._children = self._children, set()
+        for c in children:
+            c.cancel(cause)
+        if self._parent is not None:
+            self._parent._children.discard(self)
+            self._parent = None
+        return True
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 def noop() -> None:
@@ -65,172 +110,481 @@ async def anoop() -> None:
     pass
 
 
-def best(fn: Callable[[int], float], n: int, rounds: int) -> float:
-    """Best ns/op of `rounds` runs of fn(n) (fn returns elapsed seconds)."""
-    return min(fn(n) for _ in range(rounds)) / n * 1e9
+def batches(n: int) -> int:
+    return max(1, -(-n // TASKS_PER_BATCH))
 
 
-def report(impl: str, workload: str, ns: float, ops: int) -> None:
-    line = {"lang": "python", "impl": impl, "workload": workload, "ns_per_op": round(ns, 1)}
-    line["ops"] = ops
-    print(json.dumps(line), flush=True)
+def run_async(body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Runs `body` on this thread's event loop (one loop for the whole run)."""
+    _loop().run_until_complete(body())
 
 
-# --- add()+done() ------------------------------------------------------------------------
+_LOOP: asyncio.AbstractEventLoop | None = None
 
 
-def wg_add_done(make: Callable[[], object]) -> Callable[[int], float]:
-    def run(n: int) -> float:
-        wg = make()
-        add, done = wg.add, wg.done  # type: ignore[attr-defined]
-        t = time.perf_counter()
-        for _ in range(n):
-            add()
-            done()
-        return time.perf_counter() - t
+def _loop() -> asyncio.AbstractEventLoop:
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+        asyncio.set_event_loop(_LOOP)
+    return _LOOP
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL2: ThreadPoolExecutor | None = None
+
+
+def pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor()
+    return _POOL
+
+
+def pool2() -> ThreadPoolExecutor:
+    global _POOL2
+    if _POOL2 is None:
+        _POOL2 = ThreadPoolExecutor(max_workers=2)
+    return _POOL2
+
+
+# --------------------------------------------------------------------------- WaitGroup
+
+
+def wg_add_done_gogroup(n: int) -> int:
+    wg = gogroup.WaitGroup()
+    add, done = wg.add, wg.done
+    for _ in range(n):
+        add(1)
+        done()
+    return n
+
+
+def wg_add_done_cond(n: int) -> int:
+    wg = CondWaitGroup()
+    add, done = wg.add, wg.done
+    for _ in range(n):
+        add(1)
+        done()
+    return n
+
+
+# --------------------------------------------------------------------------- go + wait (threads)
+
+
+def go_wait_gogroup(n: int) -> int:
+    b = batches(n)
+    for _ in range(b):
+        wg = gogroup.WaitGroup()
+        go = wg.go
+        for _ in range(TASKS_PER_BATCH):
+            go(noop)
+        wg.wait()
+    return b * TASKS_PER_BATCH
+
+
+def go_wait_executor(n: int) -> int:
+    b = batches(n)
+    submit = pool().submit
+    for _ in range(b):
+        futures_wait([submit(noop) for _ in range(TASKS_PER_BATCH)])
+    return b * TASKS_PER_BATCH
+
+
+def go_wait_cond_executor(n: int) -> int:
+    b = batches(n)
+    submit = pool().submit
+    for _ in range(b):
+        wg = CondWaitGroup()
+        done = wg.done
+        wg.add(TASKS_PER_BATCH)
+        for _ in range(TASKS_PER_BATCH):
+            submit(done)
+        wg.wait()
+    return b * TASKS_PER_BATCH
+
+
+def errgroup_gogroup(limit: int | None) -> Callable[[int], int]:
+    def run(n: int) -> int:
+        b = batches(n)
+        for _ in range(b):
+            g = gogroup.ErrGroup(limit=limit)
+            go = g.go
+            for _ in range(TASKS_PER_BATCH):
+                go(noop)
+            g.wait()
+        return b * TASKS_PER_BATCH
 
     return run
 
 
-# --- go()+wait per no-op task ------------------------------------------------------------
+def errgroup_executor(get_pool: Callable[[], ThreadPoolExecutor]) -> Callable[[int], int]:
+    """errgroup semantics on an executor: wait for all, then raise the first error."""
+
+    def run(n: int) -> int:
+        b = batches(n)
+        submit = get_pool().submit
+        for _ in range(b):
+            futures = [submit(noop) for _ in range(TASKS_PER_BATCH)]
+            futures_wait(futures)
+            for f in futures:
+                f.result()
+        return b * TASKS_PER_BATCH
+
+    return run
 
 
-def gogroup_errgroup(n: int) -> float:
-    t = time.perf_counter()
-    g = gogroup.ErrGroup()
-    go = g.go
+# --------------------------------------------------------------------------- go + wait (asyncio)
+
+
+def go_wait_async_gogroup(n: int) -> int:
+    b = batches(n)
+
+    async def body() -> None:
+        for _ in range(b):
+            async with gogroup.ErrGroup() as g:
+                go = g.go
+                for _ in range(TASKS_PER_BATCH):
+                    go(anoop)
+
+    run_async(body)
+    return b * TASKS_PER_BATCH
+
+
+def go_wait_async_taskgroup(n: int) -> int:
+    b = batches(n)
+
+    async def body() -> None:
+        for _ in range(b):
+            async with asyncio.TaskGroup() as tg:
+                create = tg.create_task
+                for _ in range(TASKS_PER_BATCH):
+                    create(anoop())
+
+    run_async(body)
+    return b * TASKS_PER_BATCH
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def token_new_cancel_gogroup(n: int) -> int:
+    new = gogroup.CancelToken
     for _ in range(n):
-        go(noop)
-    g.wait()
-    return time.perf_counter() - t
+        new().cancel()
+    return n
 
 
-def gogroup_waitgroup(n: int) -> float:
-    t = time.perf_counter()
-    wg = gogroup.WaitGroup()
-    go = wg.go
+def token_new_cancel_event(n: int) -> int:
+    new = EventToken
     for _ in range(n):
-        go(noop)
-    wg.wait()
-    return time.perf_counter() - t
+        new().cancel()
+    return n
 
 
-_executor = ThreadPoolExecutor()
-
-
-def thread_pool_executor(n: int) -> float:
-    t = time.perf_counter()
-    submit = _executor.submit
-    futures = [submit(noop) for _ in range(n)]
-    futures_wait(futures)
-    return time.perf_counter() - t
-
-
-def asyncio_taskgroup(n: int) -> float:
-    async def main() -> float:
-        t = time.perf_counter()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(anoop())
-        return time.perf_counter() - t
-
-    return asyncio.run(main())
-
-
-def gogroup_errgroup_async(n: int) -> float:
-    async def main() -> float:
-        t = time.perf_counter()
-        async with gogroup.ErrGroup() as g:
-            go = g.go
-            for _ in range(n):
-                go(noop)
-        return time.perf_counter() - t
-
-    return asyncio.run(main())
-
-
-def gogroup_errgroup_coroutines(n: int) -> float:
-    async def main() -> float:
-        t = time.perf_counter()
-        async with gogroup.ErrGroup() as g:
-            go = g.go
-            for _ in range(n):
-                go(anoop)
-        return time.perf_counter() - t
-
-    return asyncio.run(main())
-
-
-# --- token create+cancel -----------------------------------------------------------------
-
-
-def gogroup_token(n: int) -> float:
-    token_type = gogroup.CancelToken
-    t = time.perf_counter()
+def token_new_cancel_threading(n: int) -> int:
+    new = threading.Event
     for _ in range(n):
-        token_type().cancel()
-    return time.perf_counter() - t
+        new().set()
+    return n
 
 
-def gogroup_child_token(n: int) -> float:
+def token_child_gogroup(n: int) -> int:
     root = gogroup.CancelToken()
-    t = time.perf_counter()
+    child = root.child
     for _ in range(n):
-        root.child().cancel()
-    return time.perf_counter() - t
+        child().cancel()
+    return n
 
 
-def event_token(n: int) -> float:
-    async def main() -> float:
-        t = time.perf_counter()
-        for _ in range(n):
-            EventToken().cancel()
-        return time.perf_counter() - t
-
-    return asyncio.run(main())
-
-
-def threading_event(n: int) -> float:
-    t = time.perf_counter()
+def token_child_event(n: int) -> int:
+    root = EventToken()
+    child = root.child
     for _ in range(n):
-        threading.Event().set()
-    return time.perf_counter() - t
+        child().cancel()
+    return n
+
+
+def token_tree_gogroup(n: int) -> int:
+    for _ in range(n):
+        root = gogroup.CancelToken()
+        kids = [root.child() for _ in range(CHILDREN)]
+        root.cancel()
+        del kids
+    return n
+
+
+def token_tree_event(n: int) -> int:
+    for _ in range(n):
+        root = EventToken()
+        kids = [root.child() for _ in range(CHILDREN)]
+        root.cancel()
+        del kids
+    return n
+
+
+def token_is_cancelled_gogroup(n: int) -> int:
+    t = gogroup.CancelToken()
+    is_cancelled = t.is_cancelled
+    c = 0
+    for _ in range(n):
+        if is_cancelled():
+            c += 1
+    return n + c * 0
+
+
+def token_is_cancelled_event(n: int) -> int:
+    t = EventToken()
+    is_cancelled = t.is_cancelled
+    c = 0
+    for _ in range(n):
+        if is_cancelled():
+            c += 1
+    return n + c * 0
+
+
+RunFn = Callable[[int], int]
+
+GOGROUP = "gogroup"
+WORKLOADS: list[tuple[str, list[tuple[str, RunFn]]]] = [
+    ("wg_add_done_1t", [(GOGROUP, wg_add_done_gogroup), ("CondWaitGroup", wg_add_done_cond)]),
+    (
+        "go_wait_noop",
+        [
+            (GOGROUP, go_wait_gogroup),
+            ("ThreadPoolExecutor", go_wait_executor),
+            ("CondWaitGroup+ThreadPoolExecutor", go_wait_cond_executor),
+        ],
+    ),
+    (
+        "errgroup_go_wait",
+        [(GOGROUP, errgroup_gogroup(None)), ("ThreadPoolExecutor", errgroup_executor(pool))],
+    ),
+    (
+        "errgroup_go_wait_limit2",
+        [
+            (GOGROUP, errgroup_gogroup(2)),
+            ("ThreadPoolExecutor(max_workers=2)", errgroup_executor(pool2)),
+        ],
+    ),
+    (
+        "go_wait_noop_async",
+        [(GOGROUP, go_wait_async_gogroup), ("asyncio.TaskGroup", go_wait_async_taskgroup)],
+    ),
+    (
+        "token_new_cancel",
+        [
+            (GOGROUP, token_new_cancel_gogroup),
+            ("asyncio.Event token", token_new_cancel_event),
+            ("threading.Event", token_new_cancel_threading),
+        ],
+    ),
+    (
+        "token_child_new_cancel",
+        [(GOGROUP, token_child_gogroup), ("asyncio.Event token", token_child_event)],
+    ),
+    (
+        "token_cancel_100_children",
+        [(GOGROUP, token_tree_gogroup), ("asyncio.Event token", token_tree_event)],
+    ),
+    (
+        "token_is_cancelled_live",
+        [(GOGROUP, token_is_cancelled_gogroup), ("asyncio.Event token", token_is_cancelled_event)],
+    ),
+]
+
+# --------------------------------------------------------------------------- latency
+
+SETTLE = 0.001  # lets a fresh waiter reach its blocking wait
+
+
+def thread_sample(release: Callable[[], object], wait: Callable[[], object]) -> int:
+    woke: list[int] = []
+
+    def waiter() -> None:
+        wait()
+        woke.append(time.perf_counter_ns())
+
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(SETTLE)
+    t0 = time.perf_counter_ns()
+    release()
+    th.join()
+    return woke[0] - t0
+
+
+def lat_cancel_thread_gogroup() -> int:
+    t = gogroup.CancelToken()
+    return thread_sample(t.cancel, t.wait)
+
+
+def lat_cancel_thread_event() -> int:
+    e = threading.Event()
+    return thread_sample(e.set, e.wait)
+
+
+def lat_done_thread_gogroup() -> int:
+    wg = gogroup.WaitGroup()
+    wg.add(1)
+    return thread_sample(wg.done, wg.wait)
+
+
+def lat_done_thread_cond() -> int:
+    wg = CondWaitGroup()
+    wg.add(1)
+    return thread_sample(wg.done, wg.wait)
+
+
+def asyncio_sample(release: Callable[[], object], wait: Callable[[], Any]) -> int:
+    woke: list[int] = []
+
+    async def waiter() -> None:
+        await wait()
+        woke.append(time.perf_counter_ns())
+
+    async def body() -> None:
+        task = asyncio.ensure_future(waiter())
+        await asyncio.sleep(SETTLE)
+        t0 = time.perf_counter_ns()
+        release()
+        await task
+        woke[0] -= t0
+
+    run_async(body)
+    return woke[0]
+
+
+def lat_cancel_asyncio_gogroup() -> int:
+    t = gogroup.CancelToken()
+    return asyncio_sample(t.cancel, t.wait_async)
+
+
+def lat_cancel_asyncio_event() -> int:
+    def make() -> int:
+        e = asyncio.Event()
+        return asyncio_sample(e.set, e.wait)
+
+    return make()
+
+
+def lat_done_asyncio_gogroup() -> int:
+    wg = gogroup.WaitGroup()
+    wg.add(1)
+    return asyncio_sample(wg.done, wg.wait_async)
+
+
+LATENCY: list[tuple[str, str, Callable[[], int]]] = [
+    ("latency_cancel_thread", GOGROUP, lat_cancel_thread_gogroup),
+    ("latency_cancel_thread", "threading.Event", lat_cancel_thread_event),
+    ("latency_done_thread", GOGROUP, lat_done_thread_gogroup),
+    ("latency_done_thread", "CondWaitGroup", lat_done_thread_cond),
+    ("latency_cancel_asyncio", GOGROUP, lat_cancel_asyncio_gogroup),
+    ("latency_cancel_asyncio", "asyncio.Event", lat_cancel_asyncio_event),
+    ("latency_done_asyncio", GOGROUP, lat_done_asyncio_gogroup),
+]
+
+
+def percentiles(samples: list[int]) -> tuple[int, int]:
+    s = sorted(samples)
+
+    def at(p: float) -> int:
+        i = min(max(int(-(-p * len(s) // 1)), 1), len(s)) - 1
+        return s[i]
+
+    return at(0.50), at(0.99)
+
+
+# --------------------------------------------------------------------------- harness
+
+
+def time_it(run: RunFn, n: int) -> tuple[float, int]:
+    t = time.perf_counter()
+    ops = run(n)
+    return time.perf_counter() - t, ops
+
+
+def calibrate(run: RunFn, target: float) -> int:
+    n = 1
+    while True:
+        d, ops = time_it(run, n)
+        n = max(n, ops)
+        d = max(d, 1e-9)
+        if d >= target / 4:
+            return max(1, int(n * target / d))
+        n = max(n + 1, min(n * 100, int(1.5 * n * target / d)))
+
+
+def measure(run: RunFn, target: float) -> tuple[float, int]:
+    n = calibrate(run, target)
+    for attempt in range(1, 7):
+        gc.collect()
+        d, ops = time_it(run, n)
+        if d >= target / 2 or attempt == 6:
+            return d, ops
+        n = max(ops + 1, min(ops * 100, int(ops * target / max(d, 1e-9))))
+    raise AssertionError("unreachable")
+
+
+def emit(line: dict[str, object]) -> None:
+    print(json.dumps({"lang": "python", **line}), flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer operations (a smoke run)")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    rounds = 3 if args.quick else 5
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--round-start", type=int, default=0)
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--quick", action="store_true", help="smoke run: ~10 ms per measurement")
+    ap.add_argument("--target-ms", type=float, default=150.0)
+    ap.add_argument("--latency-samples", type=int, default=200)
+    args = ap.parse_args()
+    target = 0.010 if args.quick else args.target_ms / 1000
+    samples = 20 if args.quick else args.latency_samples
+    filters = [f for f in args.filter.split(",") if f]
 
-    n = 1_000_000 // scale
-    report("gogroup", "wg_add_done", best(wg_add_done(gogroup.WaitGroup), n, rounds), n)
-    report("CondWaitGroup", "wg_add_done", best(wg_add_done(CondWaitGroup), n, rounds), n)
+    def selected(name: str) -> bool:
+        return not filters or any(f in name for f in filters)
 
-    n = 20_000 // scale
-    for impl, fn in [
-        ("gogroup.ErrGroup", gogroup_errgroup),
-        ("gogroup.WaitGroup", gogroup_waitgroup),
-        ("ThreadPoolExecutor", thread_pool_executor),
-    ]:
-        report(impl, "go_wait_noop", best(fn, n, rounds), n)
-    for impl, fn in [
-        ("gogroup.ErrGroup(async with, thread tasks)", gogroup_errgroup_async),
-        ("gogroup.ErrGroup(async with, async def tasks)", gogroup_errgroup_coroutines),
-        *([("asyncio.TaskGroup", asyncio_taskgroup)] if sys.version_info >= (3, 11) else []),
-    ]:
-        report(impl, "go_wait_noop_asyncio", best(fn, n, rounds), n)
-
-    n = 200_000 // scale
-    for impl, fn in [
-        ("gogroup.CancelToken", gogroup_token),
-        ("gogroup.CancelToken.child", gogroup_child_token),
-        ("asyncio.Event token", event_token),
-        ("threading.Event", threading_event),
-    ]:
-        report(impl, "token_create_cancel", best(fn, n, rounds), n)
-    _executor.shutdown()
+    for r in range(args.rounds):
+        rnd = args.round_start + r
+        for name, impls in WORKLOADS:
+            if not selected(name) or (name.endswith("_async") and sys.version_info < (3, 11)):
+                continue
+            for impl, run in impls if rnd % 2 == 0 else list(reversed(impls)):
+                d, ops = measure(run, target)
+                emit(
+                    {
+                        "impl": impl,
+                        "workload": name,
+                        "ns_per_op": d * 1e9 / ops,
+                        "ops": ops,
+                        "round": rnd,
+                    }
+                )
+        cases = [c for c in LATENCY if selected(c[0])]
+        if rnd % 2 == 1:
+            cases.reverse()
+        got: dict[int, list[int]] = {i: [] for i in range(len(cases))}
+        for _ in range(samples):
+            for i, (_, _, sample) in enumerate(cases):
+                got[i].append(sample())
+        for i, (name, impl, _) in enumerate(cases):
+            p50, p99 = percentiles(got[i])
+            emit(
+                {
+                    "impl": impl,
+                    "kind": "latency",
+                    "workload": name,
+                    "p50_ns": p50,
+                    "p99_ns": p99,
+                    "samples": len(got[i]),
+                    "round": rnd,
+                }
+            )
+    for p in (_POOL, _POOL2):
+        if p is not None:
+            p.shutdown()
 
 
 if __name__ == "__main__":

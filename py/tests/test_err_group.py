@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -287,3 +288,35 @@ def test_tasks_get_arguments_and_run_off_the_main_thread() -> None:
     args, kwargs, name = got.get_nowait()
     assert (args, kwargs) == ((1, 2), {"x": 3})
     assert name != threading.main_thread().name
+
+
+FALLBACK_CHILD = r"""
+import builtins
+# What Python before 3.11 looks like to gogroup: no BaseExceptionGroup (looked up at run time).
+del builtins.BaseExceptionGroup
+import gogroup
+
+first, second = KeyError("first"), ValueError("second")
+g = gogroup.ErrGroup(collect="all")
+slot = g.start()
+g.start().finish(first)
+slot.finish(second)
+try:
+    g.wait()
+except BaseException as e:
+    assert e is first, repr(e)  # the first error to finish, the same object
+assert g.errors() == [first, second]  # and all of them, in finishing order
+print("fallback ok", flush=True)
+"""
+
+
+def test_collect_all_before_python_3_11_raises_the_first_error_and_keeps_all() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", FALLBACK_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "fallback ok"
