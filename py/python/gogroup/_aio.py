@@ -105,13 +105,16 @@ def link_task(token: CancelToken, task: asyncio.Task[Any] | None = None) -> Task
 
 
 class _GroupTasks:
-    """The running ``async def`` tasks of one group, cancelled together by its token (one
-    ``on_cancel`` registration per group and loop, not one per task)."""
+    """The running ``async def`` tasks of one group and their slots, cancelled together by its
+    token (one ``on_cancel`` registration per group and loop, not one per task). Each task's
+    outcome goes to its slot from one done-callback, a bound method made once per group."""
 
     def __init__(self, group: ErrGroup, loop: asyncio.AbstractEventLoop) -> None:
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: dict[asyncio.Future[Any], TaskSlot | None] = {}
         self.loop = loop
+        self.stopped = False  # the token's cancellation reached this loop
         self.registration = group.token.on_cancel(self._on_token_cancelled)
+        self.task_done = self._task_done
 
     def _on_token_cancelled(self, cause: BaseException) -> None:
         # On a gogroup pool thread: hand over to the loop.
@@ -119,8 +122,19 @@ class _GroupTasks:
             self.loop.call_soon_threadsafe(self._cancel_all, cause)
 
     def _cancel_all(self, cause: BaseException) -> None:
+        self.stopped = True
         for task in list(self.tasks):
             task.cancel(f"gogroup token cancelled: {cause!r}")
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        slot = self.tasks.pop(task, None)
+        if slot is None:
+            return  # a queued task: it finishes its own slot
+        if task.cancelled():
+            # Stopped by the group's token: it did what it was asked, not a failure.
+            slot.finish(None if self.stopped else asyncio.CancelledError())
+        else:
+            slot.finish(task.exception())
 
 
 _groups: weakref.WeakKeyDictionary[ErrGroup, _GroupTasks] = weakref.WeakKeyDictionary()
@@ -149,19 +163,25 @@ def _go_coroutine(
     running = _groups.get(group)
     if running is None or running.loop is not loop:
         running = _groups[group] = _GroupTasks(group, loop)
+    task: asyncio.Future[Any]
     if slot is None:
-        task = loop.create_task(_run_when_started(group, group._start_queued(), fn, args, kwargs))
+        task = loop.create_task(_run_when_started(running, group._start_queued(), fn, args, kwargs))
     else:
-        task = loop.create_task(_run_in_slot(group, slot, fn, args, kwargs))
-    running.tasks.add(task)
-    task.add_done_callback(running.tasks.discard)
+        try:
+            coro = fn(*args, **(kwargs or {}))
+        except BaseException as e:  # e.g. a TypeError for wrong arguments: the task's error
+            slot.finish(e)
+            return True
+        task = loop.create_task(coro)
+    running.tasks[task] = slot
+    task.add_done_callback(running.task_done)
     if group.token.is_cancelled():
         task.cancel()
     return True
 
 
 async def _run_when_started(
-    group: ErrGroup,
+    running: _GroupTasks,
     queued: asyncio.Future[TaskSlot],
     fn: Callable[..., Coroutine[Any, Any, object]],
     args: tuple[Any, ...],
@@ -172,21 +192,10 @@ async def _run_when_started(
     except BaseException:
         # The group was cancelled before a slot freed (or this task was): it never ran.
         return
-    await _run_in_slot(group, slot, fn, args, kwargs)
-
-
-async def _run_in_slot(
-    group: ErrGroup,
-    slot: TaskSlot,
-    fn: Callable[..., Coroutine[Any, Any, object]],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any] | None,
-) -> None:
     try:
         await fn(*args, **(kwargs or {}))
     except asyncio.CancelledError as e:
-        # Stopped by the group's token: it did what it was asked, not a failure.
-        slot.finish(None if group.token.is_cancelled() else e)
+        slot.finish(None if running.stopped else e)
     except BaseException as e:
         slot.finish(e)
     else:
