@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of gogroup against Go (sync.WaitGroup, goroutines,
-# errgroup, context) and Rust peers (crossbeam-utils + rayon, tokio,
-# tokio-util), measured in ONE run and written to BENCHMARKS.md as ratios.
+# errgroup, context), Rust peers (crossbeam-utils + rayon, tokio, tokio-util),
+# the C API, Python (ThreadPoolExecutor, asyncio) and Node (Promise.all,
+# AbortController, p-limit), measured in ONE run and written to BENCHMARKS.md
+# as ratios, with wake-up latencies, scale runs and SVG plots (bench/plots/).
 #
-#   bench/run.sh                 # = make bench: 5 interleaved rounds
-#   ROUNDS=9 bench/run.sh        # more rounds
+#   make bench                   # builds what it needs (make bench-deps), then this script
+#   ROUNDS=9 bench/run.sh        # more rounds (default 5)
 #   FILTER=token bench/run.sh    # only workloads whose name contains "token"
+#   SCALE=0 bench/run.sh         # skip the scale runs
 #   QUICK=1 bench/run.sh         # smoke run: 1 round, few iterations (numbers meaningless)
+#   TARGET_MS=100 LATENCY_SAMPLES=100 bench/run.sh   # shorter measurements
 #
-# Each round runs the Go binary and the Rust binary one after the other (the
-# order alternates between rounds), so both languages see the same machine
-# state; BENCHMARKS.md reports the median of the per-round ratios.
+# Each round runs the Go, Rust, C, Python and Node programs one after the other
+# (the order alternates between rounds), so all see the same machine state;
+# BENCHMARKS.md reports the median of the per-round ratios.
 # Raw lines: bench/results/latest.jsonl (+ latest.meta.json).
 set -euo pipefail
 
@@ -24,12 +28,16 @@ if [[ "$QUICK" == 1 ]]; then
 else
 	ROUNDS="${ROUNDS:-5}"
 fi
+SCALE="${SCALE:-1}"
+TARGET_MS="${TARGET_MS:-150}"
+LATENCY_SAMPLES="${LATENCY_SAMPLES:-200}"
+BENCH_NOTE="${BENCH_NOTE:-}"
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
 	echo "ROUNDS must be a positive integer, got '$ROUNDS'" >&2
 	exit 2
 fi
 
-for tool in cargo go python3; do
+for tool in cargo go python3 node make; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "bench/run.sh needs '$tool' on PATH" >&2
 		exit 1
@@ -40,14 +48,12 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 rust_bin="$target_dir/release/gogroup-bench"
 go_bin="$target_dir/release/gogroup-bench-go"
 c_bin="$root/target/c/bench/bench"
+py_bin="$root/.venv/bin/python"
 
-echo "== building (cargo build --release -p gogroup-bench; go build)" >&2
-cargo build --release -p gogroup-bench
-(cd bench/go && go build -buildvcs=false -o "$go_bin" .)
-# The C API over the same core (the cost of the boundary), built as `make bench-c` builds it.
-make --no-print-directory -s c-bench-bin
+echo "== building (make bench-deps: Rust and Go bench binaries, C library, Python and Node bindings, p-limit)" >&2
+make --no-print-directory bench-deps
 
-args=()
+args=(--target-ms "$TARGET_MS" --latency-samples "$LATENCY_SAMPLES")
 if [[ "$QUICK" == 1 ]]; then
 	args+=(--quick)
 fi
@@ -65,17 +71,21 @@ started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 for ((r = 0; r < ROUNDS; r++)); do
 	if ((r % 2 == 0)); then
-		order=(go rust c)
+		order=(go rust c python node)
 	else
-		order=(c rust go)
+		order=(node python c rust go)
 	fi
 	for lang in "${order[@]}"; do
 		echo "== round $((r + 1))/$ROUNDS: $lang" >&2
 		if [[ "$lang" == go ]]; then
 			"$go_bin" --rounds 1 --round-start "$r" "${args[@]}" >>"$tmp"
+		elif [[ "$lang" == python ]]; then
+			"$py_bin" py/bench/bench.py --rounds 1 --round-start "$r" "${args[@]}" >>"$tmp"
+		elif [[ "$lang" == node ]]; then
+			node --expose-gc node/bench/bench.mjs --rounds 1 --round-start "$r" "${args[@]}" >>"$tmp"
 		elif [[ "$lang" == c ]]; then
-			c_args=(--rounds 1 --round-start "$r")
-			if [[ "$QUICK" == 1 ]]; then c_args+=(--target-ms 10); fi
+			c_args=(--rounds 1 --round-start "$r" --target-ms "$TARGET_MS" --latency-samples "$LATENCY_SAMPLES")
+			if [[ "$QUICK" == 1 ]]; then c_args+=(--target-ms 10 --latency-samples 20); fi
 			if [[ -n "$FILTER" ]]; then c_args+=(--filter "$FILTER"); fi
 			"$c_bin" "${c_args[@]}" >>"$tmp"
 		else
@@ -83,6 +93,15 @@ for ((r = 0; r < ROUNDS; r++)); do
 		fi
 	done
 done
+if [[ "$SCALE" == 1 ]]; then
+	scale_args=()
+	if [[ "$QUICK" == 1 ]]; then scale_args+=(--quick); fi
+	if [[ -n "$FILTER" ]]; then scale_args+=(--filter "$FILTER"); fi
+	echo "== scale runs: rust" >&2
+	"$rust_bin" --scale "${scale_args[@]}" >>"$tmp"
+	echo "== scale runs: go" >&2
+	"$go_bin" --scale "${scale_args[@]}" >>"$tmp"
+fi
 finished="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 mv "$tmp" "$out"
@@ -90,10 +109,16 @@ trap - EXIT
 
 cmd="make bench"
 if [[ "$QUICK" == 1 ]]; then
-	cmd="QUICK=1 bench/run.sh"
+	cmd="QUICK=1 make bench"
+fi
+if [[ "$QUICK" != 1 && ( "$TARGET_MS" != 150 || "$LATENCY_SAMPLES" != 200 || "$ROUNDS" != 5 ) ]]; then
+	cmd="ROUNDS=$ROUNDS TARGET_MS=$TARGET_MS LATENCY_SAMPLES=$LATENCY_SAMPLES make bench"
 fi
 STARTED="$started" FINISHED="$finished" ROUNDS="$ROUNDS" QUICK="$QUICK" FILTER="$FILTER" \
 	LOAD_BEFORE="$load_before" LOAD_AFTER="$load_after" CMD="$cmd" \
+	TARGET_MS="$TARGET_MS" LATENCY_SAMPLES="$LATENCY_SAMPLES" NOTE="$BENCH_NOTE" \
+	PY_VERSION="$("$py_bin" -c 'import sys; print(sys.version.split()[0])')" NODE_VERSION="$(node --version)" \
+	P_LIMIT="$(node -p 'require("./node/bench/node_modules/p-limit/package.json").version')" \
 	python3 -c '
 import json, os, sys
 e = os.environ
@@ -102,8 +127,10 @@ json.dump({
     "rounds": int(e["ROUNDS"]), "quick": e["QUICK"] == "1", "filter": e["FILTER"],
     "loadavg_before": e["LOAD_BEFORE"], "loadavg_after": e["LOAD_AFTER"],
     "command": e["CMD"],
+    "target_ms": float(e["TARGET_MS"]), "latency_samples": 20 if e["QUICK"] == "1" else int(e["LATENCY_SAMPLES"]),
+    "note": e["NOTE"], "python": e["PY_VERSION"], "node": e["NODE_VERSION"], "p_limit": e["P_LIMIT"],
 }, open(sys.argv[1], "w"), indent=1)
 ' "$results/latest.meta.json"
 
 python3 bench/summarize.py --input "$out" --meta "$results/latest.meta.json" --output "$root/BENCHMARKS.md"
-echo "== wrote $out and BENCHMARKS.md" >&2
+echo "== wrote $out, BENCHMARKS.md and bench/plots/*.svg" >&2

@@ -71,6 +71,8 @@ WORKLOADS = {
                                 "BenchmarkErrOK"),
     "token_is_cancelled_done": ("CancelToken", "`is_cancelled()` on a cancelled token (Go: `ctx.Err()`)",
                                 "BenchmarkErrCanceled"),
+    "go_wait_noop_async": ("go + wait", "Python: per task, 10,000 no-op `async def` tasks under "
+                           "`async with gogroup.ErrGroup()` / `asyncio.TaskGroup`", "asyncio.TaskGroup"),
     "token_is_cancelled_live_2t": ("CancelToken", "`is_cancelled()` on a live token shared by 2 threads",
                                    "BenchmarkErrOKParallel"),
 }
@@ -132,8 +134,13 @@ def load(path: str) -> list[dict]:
                 continue
             try:
                 row = json.loads(line)
-                row["ns_per_op"] = float(row["ns_per_op"])
-                row["round"] = int(row["round"])
+                row.setdefault("kind", "time")
+                row["lang"] = str(row.get("lang", "?"))
+                if row["kind"] == "time":
+                    row["ns_per_op"] = float(row["ns_per_op"])
+                elif row["kind"] == "latency":
+                    row["p50_ns"], row["p99_ns"] = float(row["p50_ns"]), float(row["p99_ns"])
+                row["round"] = int(row.get("round", 0))
                 row["impl"], row["workload"] = str(row["impl"]), str(row["workload"])
             except (ValueError, KeyError, TypeError) as e:
                 sys.exit(f"{path}:{n}: bad result line ({e}): {line[:200]}")
@@ -143,7 +150,14 @@ def load(path: str) -> list[dict]:
     return rows
 
 
-def summarize(rows: list[dict], meta: dict) -> str:
+def group_of(lang: str) -> str:
+    """Rust, Go and C share one table set (the native runtimes); Python and Node have theirs."""
+    return lang if lang in ("python", "node") else "native"
+
+
+def compare(rows: list[dict], section_of, peer_order: list[str]) -> tuple[list[dict], list[str], list[str], dict]:
+    """gogroup vs every other impl of each workload, per round. Returns (comparisons, missing,
+    workload order, data)."""
     # data[workload][impl][round] = ns_per_op
     data: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     order: list[str] = []
@@ -152,18 +166,16 @@ def summarize(rows: list[dict], meta: dict) -> str:
             order.append(r["workload"])
         data[r["workload"]][r["impl"]][r["round"]] = r["ns_per_op"]
     workloads = [w for w in WORKLOADS if w in data] + [w for w in order if w not in WORKLOADS]
-    rounds = sorted({r["round"] for r in rows})
-
-    comparisons = []  # (section, workload, peer, stats...)
+    comparisons = []
     missing = []
     for w in workloads:
         impls = data[w]
-        section = WORKLOADS.get(w, ("Other",))[0]
+        section = section_of(w)
         if SUBJECT not in impls:
             missing.append(f"{w}: no {SUBJECT} result")
             continue
         peers = sorted((p for p in impls if p != SUBJECT and not p.startswith(C_SUBJECT)),
-                       key=lambda p: (PEER_ORDER.index(p) if p in PEER_ORDER else len(PEER_ORDER), p))
+                       key=lambda p: (peer_order.index(p) if p in peer_order else len(peer_order), p))
         if not peers:
             missing.append(f"{w}: no peer result")
         for p in peers:
@@ -173,7 +185,7 @@ def summarize(rows: list[dict], meta: dict) -> str:
                 continue
             subj = [impls[SUBJECT][k] for k in common]
             peer = [impls[p][k] for k in common]
-            ratios = [s / q for s, q in zip(subj, peer) if q > 0]
+            ratios = [x / q for x, q in zip(subj, peer) if q > 0]
             if not ratios:
                 missing.append(f"{w} vs {p}: peer time is zero")
                 continue
@@ -183,24 +195,56 @@ def summarize(rows: list[dict], meta: dict) -> str:
                 "peer_med": statistics.median(peer), "peer_min": min(peer), "peer_max": max(peer),
                 "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
             })
+    return comparisons, missing, workloads, data
+
+
+TABLE_HEADER = ("| workload | peer | gogroup ns/op median (min–max) | peer ns/op median (min–max) "
+                "| ratio gogroup/peer, median of rounds (min–max) | verdict |")
+TABLE_SEP = "|---|---|---:|---:|---:|---|"
+
+
+def table_row(c: dict) -> str:
+    return (f"| `{c['workload']}` | {c['peer']} "
+            f"| {fmt_ns(c['subj_med'])} ({fmt_ns(c['subj_min'])}–{fmt_ns(c['subj_max'])}) "
+            f"| {fmt_ns(c['peer_med'])} ({fmt_ns(c['peer_min'])}–{fmt_ns(c['peer_max'])}) "
+            f"| {fmt_ratio(c['ratio'])} ({fmt_ratio(c['ratio_min'])}–{fmt_ratio(c['ratio_max'])}) "
+            f"| {verdict(c['ratio'], c['ratio_min'], c['ratio_max'])} |")
+
+
+def summarize(all_rows: list[dict], meta: dict, plots_dir: str) -> str:
+    rows = [r for r in all_rows if r["kind"] == "time" and group_of(r["lang"]) == "native"]
+    comparisons, missing, workloads, data = compare(
+        rows, lambda w: WORKLOADS.get(w, ("Other",))[0], PEER_ORDER)
+    by_lang = {}
+    for lang in ("python", "node"):
+        lrows = [r for r in all_rows if r["kind"] == "time" and r["lang"] == lang]
+        if lrows:
+            by_lang[lang] = compare(lrows, lambda w: lang, [])
+    rounds = sorted({r["round"] for r in all_rows if r["kind"] != "scale"})
 
     quick = bool(meta.get("quick"))
     out: list[str] = []
-    out.append("# Benchmarks: gogroup vs Go and Rust peers")
+    out.append("# Benchmarks: gogroup vs Go, Rust, Python and Node peers")
     out.append("")
     out.append("<!-- Generated by bench/summarize.py from bench/results/latest.jsonl; do not edit by hand. -->")
     out.append("")
     if quick:
-        out.append("> **QUICK smoke run** (`QUICK=1 bench/run.sh`): 1 round of ~10 ms measurements. "
+        out.append("> **QUICK smoke run** (`QUICK=1 make bench`): 1 round of ~10 ms measurements, few "
+                   "latency samples, scale runs at a tenth of their size. "
                    "These numbers only show that the harness works; run `make bench` for real ones.")
         out.append("")
-    out.append("gogroup (Rust) measured side by side with Go's `sync.WaitGroup`, goroutines, "
-               "`golang.org/x/sync/errgroup` and `context`, and with Rust peers "
-               "(crossbeam-utils `WaitGroup` + `rayon::spawn`, tokio `JoinSet`, tokio-util "
-               "`CancellationToken`), all in **one run**: each round runs the Go program and the Rust "
-               "program one after the other (the order alternates), and every ratio below is the "
-               "**median of the per-round ratios** gogroup / peer. A ratio above 1 means gogroup "
-               "takes longer than the peer.")
+    out.append("gogroup measured side by side with what each language uses instead, all in **one "
+               "run** (`make bench`): Rust gogroup vs Go's `sync.WaitGroup`, goroutines, "
+               "`golang.org/x/sync/errgroup` and `context`, and vs Rust peers (crossbeam-utils "
+               "`WaitGroup` + `rayon::spawn`, tokio `JoinSet`, tokio-util `CancellationToken`); the C API "
+               "vs the Rust core; the Python binding vs `ThreadPoolExecutor`, `asyncio.TaskGroup`, a "
+               "Condition-based WaitGroup and `asyncio.Event` tokens; the Node binding vs "
+               "`Promise.all`, a plain-JS WaitGroup, `AbortController`/`AbortSignal.any` and p-limit. "
+               "Each round runs the Go, Rust, C, Python and Node programs one after the other (the "
+               "order alternates between rounds, and so does the order of implementations inside "
+               "each program); every ratio below is the **median of the per-round ratios** gogroup / "
+               "peer. A ratio above 1 means gogroup takes longer than the peer. Then come wake-up "
+               "latencies (p50/p99), and scale runs with plots.")
     out.append("")
     out.append("This machine is small and shared: absolute nanoseconds mean little and move from run "
                "to run; ratios measured seconds apart in the same round are what to compare. "
@@ -216,35 +260,46 @@ def summarize(rows: list[dict], meta: dict) -> str:
     out.append(f"- CPU: {cpu_model()}; `nproc` = {os.cpu_count()}")
     out.append(f"- OS: {platform.system()} {platform.release()} ({platform.machine()})")
     out.append(f"- Rust: `{run(['rustc', '--version'])}`; Go: `{run(['go', 'version'])}`")
+    out.append(f"- Python: `{meta.get('python', 'unknown')}`; Node: `{meta.get('node', 'unknown')}`; "
+               f"p-limit {meta.get('p_limit', 'unknown')}")
     if meta.get("loadavg_before"):
         out.append(f"- Load average (1/5/15 min) before: {meta['loadavg_before']}; "
                    f"after: {meta.get('loadavg_after', 'unknown')}")
     out.append(f"- Rounds: {len(rounds)}" + (f" (filter `{meta['filter']}`)" if meta.get("filter") else ""))
     out.append("- Each measurement: warm up while sizing the iteration count, then one timed run of "
-               f"about {'10' if quick else '150'} ms (plain `Instant` / `time.Now` harness in both "
-               "languages, no criterion, no `go test -bench`)")
+               f"about {'10' if quick else meta.get('target_ms', 150)} ms (the same plain harness in every "
+               "language: `Instant`, `time.Now`, `clock_gettime`, `perf_counter`, `hrtime`; no "
+               "criterion, no `go test -bench`)")
+    if meta.get("latency_samples"):
+        out.append(f"- Latency: {meta['latency_samples']} samples per case and round")
+    if meta.get("note"):
+        out.append(f"- Note: {meta['note']}")
     made_with = meta.get("command", "make bench")
-    out.append("- Reproduce: `make bench` (= `bench/run.sh`; `ROUNDS=N` for more rounds, "
-               "`FILTER=substr` for some workloads, `QUICK=1` for a smoke run)" +
+    out.append("- Reproduce: `make bench` (builds everything it needs, then `bench/run.sh`; "
+               "`ROUNDS=N` for more rounds, `FILTER=substr` for some workloads, `SCALE=0` to skip the "
+               "scale runs, `QUICK=1` for a smoke run)" +
                (f"; this file was made with `{made_with}`" if made_with != "make bench" else ""))
     out.append("")
 
-    slower = [c for c in comparisons if c["ratio"] > 1]
-    out.append("## Summary")
+    tagged = [("Rust", c) for c in comparisons] + [
+        (LANG_TITLE[lang], c) for lang, res in by_lang.items() for c in res[0]]
+    slower = [(t, c) for t, c in tagged if c["ratio"] > 1]
+    out.append("## Summary: where gogroup loses")
     out.append("")
-    out.append(f"{len(comparisons)} comparisons; gogroup is slower (median ratio > 1) in {len(slower)}:")
+    out.append(f"{len(tagged)} time comparisons (Rust {len(comparisons)}"
+               + "".join(f", {LANG_TITLE[lang]} {len(res[0])}" for lang, res in by_lang.items())
+               + f"); gogroup is slower (median ratio > 1) in {len(slower)}:")
     out.append("")
     if slower:
-        for c in sorted(slower, key=lambda c: -c["ratio"]):
-            note = " (rounds disagree)" if c["ratio_min"] < 1 < c["ratio_max"] else ""
-            out.append(f"- `{c['workload']}` vs {c['peer']}: {fmt_ratio(c['ratio'])}x{note}")
+        for t, c in sorted(slower, key=lambda tc: -tc[1]["ratio"]):
+            note = " (rounds disagree: a tie)" if c["ratio_min"] < 1 < c["ratio_max"] else ""
+            out.append(f"- {t}: `{c['workload']}` vs {c['peer']}: {fmt_ratio(c['ratio'])}x the time{note}")
     else:
         out.append("- none")
     out.append("")
+    out.extend(latency_losses(all_rows))
 
-    header = ("| workload | peer | gogroup ns/op median (min–max) | peer ns/op median (min–max) "
-              "| ratio gogroup/peer, median of rounds (min–max) | verdict |")
-    sep = "|---|---|---:|---:|---:|---|"
+    header, sep = TABLE_HEADER, TABLE_SEP
     for section in SECTIONS + sorted({c["section"] for c in comparisons} - set(SECTIONS)):
         rows_s = [c for c in comparisons if c["section"] == section]
         if not rows_s:
@@ -254,12 +309,7 @@ def summarize(rows: list[dict], meta: dict) -> str:
         out.append(header)
         out.append(sep)
         for c in rows_s:
-            out.append(
-                f"| `{c['workload']}` | {c['peer']} "
-                f"| {fmt_ns(c['subj_med'])} ({fmt_ns(c['subj_min'])}–{fmt_ns(c['subj_max'])}) "
-                f"| {fmt_ns(c['peer_med'])} ({fmt_ns(c['peer_min'])}–{fmt_ns(c['peer_max'])}) "
-                f"| {fmt_ratio(c['ratio'])} ({fmt_ratio(c['ratio_min'])}–{fmt_ratio(c['ratio_max'])}) "
-                f"| {verdict(c['ratio'], c['ratio_min'], c['ratio_max'])} |")
+            out.append(table_row(c))
         out.append("")
 
     # The C API against the Rust core, same workload, same round: the cost of the boundary.
@@ -293,6 +343,22 @@ def summarize(rows: list[dict], meta: dict) -> str:
                        f"| {fmt_ratio(ratio)} ({fmt_ratio(lo)}–{fmt_ratio(hi)}) |")
         out.append("")
 
+    for lang, (lcomp, lmissing, _, _) in by_lang.items():
+        out.append(f"## {LANG_TITLE[lang]}")
+        out.append("")
+        out.append(LANG_INTRO[lang])
+        out.append("")
+        out.append(header)
+        out.append(sep)
+        for c in lcomp:
+            out.append(table_row(c))
+        out.append("")
+        out.extend(LANG_NOTES[lang])
+        missing += [f"{LANG_TITLE[lang]}: {m}" for m in lmissing]
+
+    out.extend(latency_section(all_rows))
+    out.extend(scale_section(all_rows, plots_dir))
+
     if missing:
         out.append("## Missing comparisons")
         out.append("")
@@ -302,7 +368,9 @@ def summarize(rows: list[dict], meta: dict) -> str:
 
     out.append("## Workloads")
     out.append("")
-    out.append("Same names and shapes in both languages (bench/go/main.go, bench/src/main.rs). "
+    out.append("Same names and shapes in every language that runs them (bench/go/main.go, "
+               "bench/src/main.rs, ffi-c/bench/bench.c, py/bench/bench.py, node/bench/bench.mjs; "
+               "Python and Node run the subset in their tables, with their own kind of no-op task). "
                "`_2t` shapes run on 2 threads (Go: 2 goroutines, GOMAXPROCS = nproc, as "
                "`b.RunParallel` does) and report wall time divided by the operations of both threads.")
     out.append("")
@@ -330,6 +398,391 @@ def summarize(rows: list[dict], meta: dict) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ Python and Node
+
+LANG_TITLE = {"python": "Python", "node": "Node"}
+LANG_INTRO = {
+    "python": (
+        "gogroup's Python binding (`py/bench/bench.py`) against what Python programs use instead, on "
+        "the same interpreter in the same rounds: `concurrent.futures.ThreadPoolExecutor`, "
+        "`asyncio.TaskGroup`, a pure-Python `threading.Condition` WaitGroup (`CondWaitGroup`) and an "
+        "`asyncio.Event`-based token with children (`EventToken`, the usual hand-written one). Tasks "
+        "are no-op functions run on threads, except `go_wait_noop_async` (no-op `async def` tasks "
+        "under `async with gogroup.ErrGroup()` / `asyncio.TaskGroup`)."),
+    "node": (
+        "gogroup's Node binding (`node/bench/bench.mjs`) against plain JavaScript in the same rounds: "
+        "`Promise.all`, a Promise-based WaitGroup written in JS (`plain-js WaitGroup`), "
+        "`AbortController` / `AbortSignal.any`, and [p-limit](https://www.npmjs.com/package/p-limit) "
+        "(pinned in `node/bench/package.json`). Tasks are no-op `async` functions on the event loop."),
+}
+LANG_NOTES = {
+    "python": [
+        "- Every gogroup call crosses from Python into Rust (PyO3); the pure-Python peers stay in "
+        "the interpreter. `go_wait_noop`/`errgroup_*` run each task on gogroup's pool threads "
+        "(taking the GIL to call it) vs the executor's worker threads.",
+        "- `ThreadPoolExecutor` as an errgroup: submit all, `wait`, then `result()` of each future "
+        "(the first error). `errgroup_go_wait_limit2` uses an executor with `max_workers=2`.",
+        "",
+    ],
+    "node": [
+        "- Every gogroup call crosses from JS into Rust (N-API), which costs far more than a JS "
+        "method call on a JS object; the plain-JS peers are JIT-compiled JS. What gogroup adds in "
+        "Node is semantics (Go's rules, errors, limits shared with worker threads and native code), "
+        "not speed on the event loop: the tables say by how much.",
+        "- `errgroup_go_wait_limit2`: `new ErrGroup({ limit: 2 })` vs `pLimit(2)` + `Promise.all`.",
+        "- `token_child_new_cancel` peer: a child `AbortController` linked to the parent's signal "
+        "with `AbortSignal.any([parent.signal, own.signal])`; `token_cancel_100_children` peer: "
+        "100 × `AbortSignal.any([root.signal])`.",
+        "",
+    ],
+}
+
+
+# ------------------------------------------------------------------ latency
+
+LATENCY_CASES = {
+    "latency_cancel_thread": "`cancel()` → a thread blocked in the token's `wait()` runs again",
+    "latency_done_thread": "last `done()` → a thread blocked in `wait()` runs again",
+    "latency_cancel_asyncio": "`cancel()` (on the loop) → an asyncio task awaiting the token resumes",
+    "latency_done_asyncio": "last `done()` (on the loop) → an asyncio task awaiting `wait_async()` resumes",
+    "latency_cancel_promise": "`cancel()` → a promise continuation (`await token.whenCancelled()`) runs",
+    "latency_done_promise": "last `done()` → a continuation of `await wg.wait()` runs",
+    "latency_cancel_worker": "`cancel()` on the main thread → a worker blocked in `token.waitSync()` runs again",
+}
+LANG_ORDER = ["c", "rust", "go", "python", "node"]
+LANG_NAME = {"c": "C", "rust": "Rust", "go": "Go", "python": "Python", "node": "Node"}
+
+
+def fmt_us(ns: float) -> str:
+    us = ns / 1000
+    return f"{us:,.0f}" if us >= 100 else f"{us:.1f}"
+
+
+def latency_stats(all_rows: list[dict]) -> list[dict]:
+    """One entry per (lang, case, impl): medians over rounds of p50 and p99, and the per-round
+    ratio of gogroup's p50 to each peer's."""
+    lat: dict[tuple[str, str], dict[str, dict[int, tuple[float, float]]]] = defaultdict(lambda: defaultdict(dict))
+    for r in all_rows:
+        if r["kind"] == "latency":
+            lat[(r["lang"], r["workload"])][r["impl"]][r["round"]] = (r["p50_ns"], r["p99_ns"])
+    out = []
+    keys = sorted(lat, key=lambda k: (list(LATENCY_CASES).index(k[1]) if k[1] in LATENCY_CASES else 99,
+                                      LANG_ORDER.index(k[0]) if k[0] in LANG_ORDER else 99))
+    for lang, case in keys:
+        impls = lat[(lang, case)]
+        subj = next((i for i in impls if i in (SUBJECT, C_SUBJECT)), None)
+        for imp in sorted(impls, key=lambda i: (i != subj, i)):
+            vals = impls[imp]
+            e = {"lang": lang, "case": case, "impl": imp, "subject": imp == subj,
+                 "p50": statistics.median(v[0] for v in vals.values()),
+                 "p99": statistics.median(v[1] for v in vals.values()),
+                 "p99_max": max(v[1] for v in vals.values()), "rounds": len(vals)}
+            if subj and imp != subj:
+                common = sorted(set(vals) & set(impls[subj]))
+                ratios = [impls[subj][k][0] / vals[k][0] for k in common if vals[k][0] > 0]
+                if ratios:
+                    e["ratio"], e["ratio_min"], e["ratio_max"] = (
+                        statistics.median(ratios), min(ratios), max(ratios))
+            out.append(e)
+    return out
+
+
+def latency_losses(all_rows: list[dict]) -> list[str]:
+    losses = [e for e in latency_stats(all_rows) if e.get("ratio", 0) > 1]
+    if not losses:
+        return []
+    out = ["Wake-up latency (p50, see [Latency](#latency)) where gogroup is slower:", ""]
+    for e in sorted(losses, key=lambda e: -e["ratio"]):
+        note = " (rounds disagree: a tie)" if e["ratio_min"] < 1 < e["ratio_max"] else ""
+        out.append(f"- {LANG_NAME.get(e['lang'], e['lang'])}: `{e['case']}` vs {e['impl']}: "
+                   f"{fmt_ratio(e['ratio'])}x{note}")
+    out.append("")
+    return out
+
+
+def latency_section(all_rows: list[dict]) -> list[str]:
+    stats = latency_stats(all_rows)
+    if not stats:
+        return []
+    out = ["## Latency", ""]
+    out.append("From the release (`cancel()`, or the last `done()`) to the waiter running again, in "
+               "microseconds. Each sample starts a fresh waiter, lets it block for 1 ms, reads the "
+               "monotonic clock, releases it; the waiter reads the clock first thing after its wait "
+               "returns. The implementations of one case alternate sample by sample. p50 and p99 are "
+               "per round; the table shows their median over the rounds (and the worst p99). Ratio = "
+               "gogroup p50 / peer p50, median of rounds.")
+    out.append("")
+    out.append("| case | runtime | implementation | p50 µs | p99 µs (worst round) | ratio gogroup/peer p50 (min–max) |")
+    out.append("|---|---|---|---:|---:|---:|")
+    for e in stats:
+        ratio = ""
+        if "ratio" in e:
+            ratio = f"{fmt_ratio(e['ratio'])} ({fmt_ratio(e['ratio_min'])}–{fmt_ratio(e['ratio_max'])})"
+            if e["ratio"] > 1:
+                ratio += " **gogroup slower**"
+        name = f"**{e['impl']}**" if e["subject"] else e["impl"]
+        out.append(f"| `{e['case']}` | {LANG_NAME.get(e['lang'], e['lang'])} | {name} "
+                   f"| {fmt_us(e['p50'])} | {fmt_us(e['p99'])} ({fmt_us(e['p99_max'])}) | {ratio} |")
+    out.append("")
+    out.append("Cases:")
+    out.append("")
+    for case in sorted({e["case"] for e in stats}, key=lambda c: list(LATENCY_CASES).index(c)
+                       if c in LATENCY_CASES else 99):
+        out.append(f"- `{case}`: {LATENCY_CASES.get(case, '')}")
+    out.append("")
+    out.append("Thread waiters: C (`gogroup_cancel_token_wait`, `gogroup_wait_group_wait`; peer "
+               "`pthread_cond_wait`), Rust (peers: a `Mutex<bool>` + `Condvar`, crossbeam "
+               "`WaitGroup`), Go (a goroutine on `<-ctx.Done()` / `wg.Wait()`), Python (peers "
+               "`threading.Event`, `CondWaitGroup`). asyncio: the token's `wait_async()` vs "
+               "`asyncio.Event.wait()`, both released from the loop's own thread. Node: a promise "
+               "continuation (peer: an `abort` listener resolving a promise) and a worker thread "
+               "blocked in `waitSync()` on a shared token (peer: `Atomics.wait` / `Atomics.notify`). Go's waiters are goroutines, parked and woken by "
+               "Go's own scheduler without an OS thread wake-up (hence sub-microsecond figures): shown "
+               "for reference, with no ratio, since no gogroup runtime can wait that way.")
+    out.append("")
+    return out
+
+
+# ------------------------------------------------------------------ scale
+
+SWEEP_SERIES = [
+    ("scale_go_wait", "rust", "gogroup", "gogroup WaitGroup.go", "#1f77b4", ""),
+    ("scale_go_wait", "go", "go", "Go goroutine + WaitGroup", "#d62728", ""),
+    ("scale_go_wait", "rust", "crossbeam+rayon", "rayon::spawn + crossbeam WaitGroup", "#2ca02c", ""),
+    ("scale_go_wait_limit64", "rust", "gogroup", "gogroup ErrGroup, limit 64", "#1f77b4", "6,4"),
+    ("scale_go_wait_limit64", "go", "go", "Go errgroup, SetLimit(64)", "#d62728", "6,4"),
+]
+
+
+def svg_line_plot(path: str, title: str, xlabel: str, ylabel: str,
+                  series: list[tuple[str, str, str, list[tuple[float, float]]]],
+                  logx: bool, logy: bool, y_from_zero: bool = False) -> None:
+    """A small line chart in plain SVG. series: (label, colour, dasharray, [(x, y)])."""
+    import math
+    w, h, left, right, top, bottom = 720, 420, 80, 230, 40, 60
+    pts = [p for _, _, _, ps in series for p in ps]
+    if not pts:
+        return
+    fx = (lambda v: math.log10(v)) if logx else (lambda v: v)
+    fy = (lambda v: math.log10(v)) if logy else (lambda v: v)
+    xs = [fx(x) for x, _ in pts]
+    ys = [fy(y) for _, y in pts if y > 0 or not logy]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    if logy:
+        y0, y1 = math.floor(y0), math.ceil(y1)
+    else:
+        y0 = 0.0 if y_from_zero else y0
+        pad = (y1 - y0) * 0.1 or 1.0
+        y1 += pad
+    if x1 == x0:
+        x1 = x0 + 1
+    if y1 == y0:
+        y1 = y0 + 1
+    pw, ph = w - left - right, h - top - bottom
+
+    def px(v: float) -> float:
+        return left + (fx(v) - x0) / (x1 - x0) * pw
+
+    def py(v: float) -> float:
+        return top + ph - (fy(v) - y0) / (y1 - y0) * ph
+
+    def label_num(v: float) -> str:
+        if v >= 1e6:
+            return f"{v / 1e6:.3g}M"
+        if v >= 1e3:
+            return f"{v / 1e3:.3g}k"
+        return f"{v:.3g}"
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+         f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{w}" height="{h}" fill="white"/>',
+         f'<text x="{left + pw / 2}" y="22" text-anchor="middle" font-size="15">{html_escape(title)}</text>']
+    # grid and ticks
+    if logx:
+        xticks = [10.0 ** k for k in range(math.floor(x0), math.ceil(x1) + 1)]
+    else:
+        step = (x1 - x0) / 5
+        xticks = [x0 + i * step for i in range(6)]
+    for t in xticks:
+        x = px(t)
+        o.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#ddd"/>')
+        o.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle">{label_num(t)}</text>')
+    if logy:
+        yticks = [10.0 ** k for k in range(int(y0), int(y1) + 1)]
+    else:
+        step = (y1 - y0) / 5
+        yticks = [y0 + i * step for i in range(6)]
+    for t in yticks:
+        y = py(t)
+        o.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label_num(t)}</text>')
+    o.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
+    o.append(f'<text x="{left + pw / 2}" y="{h - 18}" text-anchor="middle">{html_escape(xlabel)}</text>')
+    o.append(f'<text transform="translate(18,{top + ph / 2}) rotate(-90)" text-anchor="middle">'
+             f'{html_escape(ylabel)}</text>')
+    for i, (label, colour, dash, ps) in enumerate(series):
+        ps = sorted(p for p in ps if p[1] > 0 or not logy)
+        if not ps:
+            continue
+        d = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in ps)
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        o.append(f'<polyline points="{d}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}/>')
+        for x, y in ps:
+            o.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>')
+        ly = top + 10 + i * 20
+        lx = left + pw + 12
+        o.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 24}" y2="{ly}" stroke="{colour}" '
+                 f'stroke-width="2"{dash_attr}/>')
+        o.append(f'<text x="{lx + 30}" y="{ly + 4}">{html_escape(label)}</text>')
+    o.append("</svg>")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(o) + "\n")
+
+
+def html_escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fmt_kb(kb: float) -> str:
+    return f"{kb / 1024:,.1f} MiB"
+
+
+def scale_section(all_rows: list[dict], plots_dir: str) -> list[str]:
+    rows = [r for r in all_rows if r["kind"] == "scale"]
+    if not rows:
+        return []
+    rel = os.path.relpath(plots_dir, ROOT)
+    out = ["## Scale", ""]
+    out.append("Run once per `make bench`, after the rounds (bench/src/scale.rs, bench/go/scale.go). "
+               "Every one-shot case runs in a fresh process, so its peak RSS (`VmHWM`) and thread "
+               "count (`/proc/self/status`) are its own.")
+    out.append("")
+    # --- sweep
+    sweep: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if r["workload"].startswith("scale_go_wait"):
+            sweep[(r["workload"], r["lang"], r["impl"])][int(r["n"])] = float(r["ns_per_task"])
+    if sweep:
+        ns = sorted({n for v in sweep.values() for n in v})
+        cols = [s for s in SWEEP_SERIES if (s[0], s[1], s[2]) in sweep]
+        out.append("### Per-task cost of `go` + `wait` as N grows")
+        out.append("")
+        out.append("N no-op tasks, then one wait; ns per task, the median of repeated runs (at least 3, "
+                   "more while under 200 ms per N). \"limit 64\" puts every task through an ErrGroup "
+                   "with `set_limit(64)` (Go: errgroup `SetLimit(64)`).")
+        out.append("")
+        out.append("| N | " + " | ".join(c[3] for c in cols) + " | gogroup/Go, no limit | gogroup/Go, limit 64 |")
+        out.append("|---:|" + "---:|" * (len(cols) + 2))
+        for n in ns:
+            cells = []
+            for c in cols:
+                v = sweep[(c[0], c[1], c[2])].get(n)
+                cells.append(fmt_ns(v) if v is not None else "")
+            ratios = []
+            for wl in ("scale_go_wait", "scale_go_wait_limit64"):
+                a = sweep.get((wl, "rust", "gogroup"), {}).get(n)
+                b = sweep.get((wl, "go", "go"), {}).get(n)
+                if a and b:
+                    r = a / b
+                    ratios.append(fmt_ratio(r) + (" **slower**" if r > 1 else ""))
+                else:
+                    ratios.append("")
+            out.append(f"| {n:,} | " + " | ".join(cells + ratios) + " |")
+        out.append("")
+        svg_line_plot(os.path.join(plots_dir, "scale_go_wait.svg"),
+                      "go + wait: ns per task as N grows", "N tasks (log)", "ns per task (log)",
+                      [(c[3], c[4], c[5], sorted(sweep[(c[0], c[1], c[2])].items())) for c in cols],
+                      logx=True, logy=True)
+        out.append(f"![ns per task vs N]({rel}/scale_go_wait.svg)")
+        out.append("")
+        out.append(f"Plot: [{rel}/scale_go_wait.svg]({rel}/scale_go_wait.svg)")
+        out.append("")
+    one = {(r["workload"], r["lang"], r["impl"]): r for r in rows if not r["workload"].startswith("scale_")}
+    name = {("rust", "gogroup"): "gogroup", ("go", "go"): "Go", ("rust", "gogroup-token"): "gogroup"}
+
+    eg = [(k, v) for k, v in one.items() if k[0] == "errgroup_1m_limit64"]
+    if eg:
+        out.append(f"### {eg[0][1]['n']:,} tasks through one ErrGroup with limit 64")
+        out.append("")
+        out.append("| implementation | time | ns per task | RSS before | peak RSS | threads after |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for (_, lang, imp), r in sorted(eg, key=lambda kv: kv[0][1] != "rust"):
+            who = "gogroup `ErrGroup` + `set_limit(64)`" if lang == "rust" else "Go errgroup + `SetLimit(64)`"
+            out.append(f"| {who} | {r['seconds']:.3f} s | {fmt_ns(r['ns_per_task'])} "
+                       f"| {fmt_kb(r['rss_before_kb'])} | {fmt_kb(r['peak_rss_kb'])} | {r['threads_after']} |")
+        out.append("")
+        out.append("A full limit blocks the submitting thread in `go` (as Go's `g.Go` blocks), so "
+                   "tasks never pile up: peak memory stays that of 64 tasks.")
+        out.append("")
+
+    dl = [(k, v) for k, v in one.items() if k[0] == "deadlines_100k"]
+    if dl:
+        out.append(f"### {dl[0][1]['n']:,} pending deadlines")
+        out.append("")
+        out.append("Children of one live root, each `with_timeout` of an hour or more (Go: "
+                   "`context.WithTimeout`), all pending at once; then the root is cancelled.")
+        out.append("")
+        out.append("| implementation | create all | threads before → after | RSS before → after | cancel the root (all) |")
+        out.append("|---|---:|---:|---:|---:|")
+        for (_, lang, imp), r in sorted(dl, key=lambda kv: kv[0][1] != "rust"):
+            out.append(f"| {name.get((lang, imp), imp)} | {r['create_seconds'] * 1000:.1f} ms "
+                       f"| {r['threads_before']} → {r['threads_after']} "
+                       f"| {fmt_kb(r['rss_before_kb'])} → {fmt_kb(r['rss_after_kb'])} "
+                       f"| {r['cancel_all_seconds'] * 1000:.1f} ms |")
+        out.append("")
+        out.append("gogroup keeps every deadline in one timer thread's queue: the thread count grows by one "
+                   "(the timer), not by one per deadline. Go's runtime timers need no thread either.")
+        out.append("")
+
+    ct = [(k, v) for k, v in one.items() if k[0] == "child_tokens_1m"]
+    if ct:
+        out.append(f"### {ct[0][1]['n']:,} child tokens created and dropped under one live parent")
+        out.append("")
+        out.append("| implementation | ns per child | RSS at start | RSS at the end | highest sample | parent's dependents after |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        series = []
+        for (_, lang, imp), r in sorted(ct, key=lambda kv: kv[0][1] != "rust"):
+            pts = [(float(a), float(b)) for a, b in r["series"]]
+            dep = r.get("dependents_after", "—")
+            how = "`child()` + drop" if lang == "rust" else "`WithCancel` + `cancel()`"
+            out.append(f"| {name.get((lang, imp), imp)} ({how}) "
+                       f"| {fmt_ns(r['ns_per_child'])} | {fmt_kb(pts[0][1])} | {fmt_kb(pts[-1][1])} "
+                       f"| {fmt_kb(max(p[1] for p in pts))} | {dep} |")
+            series.append((name.get((lang, imp), imp), "#1f77b4" if lang == "rust" else "#d62728", "",
+                           [(max(x, 1.0), y / 1024) for x, y in pts]))
+        svg_line_plot(os.path.join(plots_dir, "child_tokens_rss.svg"),
+                      "RSS while creating and dropping child tokens", "children created so far",
+                      "RSS (MiB)", series, logx=False, logy=False, y_from_zero=True)
+        out.append("")
+        out.append("A dropped child unlinks itself from its parent (the parent's `dependents()` is back "
+                   "to 0), so memory stays flat however many children come and go. (Go's cancelled "
+                   "children are unlinked too; its RSS moves with the garbage collector's heap target, "
+                   "not with a leak.)")
+        out.append("")
+        out.append(f"![RSS vs children created]({rel}/child_tokens_rss.svg)")
+        out.append("")
+        out.append(f"Plot: [{rel}/child_tokens_rss.svg]({rel}/child_tokens_rss.svg)")
+        out.append("")
+
+    wt = [(k, v) for k, v in one.items() if k[0] == "waiters_10k"]
+    if wt:
+        out.append(f"### {wt[0][1]['n']:,} waiters released at once")
+        out.append("")
+        out.append("That many threads (64 KiB stacks) blocked in `wait()`, then one release; each "
+                   "waiter records when it ran again. On 2 cores the last of them necessarily runs "
+                   "long after the first: this measures how the release scales, not a single wake-up.")
+        out.append("")
+        out.append("| release | threads | the release call itself | waiters running again: p50 | p99 | last |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for (_, lang, imp), r in sorted(wt):
+            what = "`WaitGroup::done()` (count 1 → 0)" if imp == "gogroup" else "`CancelToken::cancel()`"
+            out.append(f"| {what} | {r['threads']:,} | {r['release_call_ns'] / 1e6:.1f} ms "
+                       f"| {r['p50_ns'] / 1e6:.1f} ms | {r['p99_ns'] / 1e6:.1f} ms | {r['last_ns'] / 1e6:.1f} ms |")
+        out.append("")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=os.path.join(HERE, "results", "latest.jsonl"))
@@ -340,7 +793,9 @@ def main() -> None:
     if a.meta and os.path.exists(a.meta):
         with open(a.meta, encoding="utf-8") as f:
             meta = json.load(f)
-    text = summarize(load(a.input), meta)
+    plots = os.path.join(HERE, "plots")
+    os.makedirs(plots, exist_ok=True)
+    text = summarize(load(a.input), meta, plots)
     with open(a.output, "w", encoding="utf-8") as f:
         f.write(text)
     print(f"wrote {a.output}", file=sys.stderr)

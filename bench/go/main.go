@@ -367,7 +367,18 @@ func main() {
 	quick := flag.Bool("quick", false, "short smoke run (few iterations)")
 	targetMs := flag.Int("target-ms", 150, "wall time of one measurement")
 	list := flag.Bool("list", false, "list workload names and exit")
+	latencySamples := flag.Int("latency-samples", 200, "samples per latency case and round")
+	scale := flag.Bool("scale", false, "run the scale runs instead of the workloads")
+	scaleCase := flag.String("scale-case", "", "run one scale case (in a fresh process)")
 	flag.Parse()
+	if *scaleCase != "" {
+		runScaleCase(json.NewEncoder(os.Stdout), *scaleCase, *quick)
+		return
+	}
+	if *scale {
+		runScale(json.NewEncoder(os.Stdout), *filter, *quick, *roundStart)
+		return
+	}
 
 	target := time.Duration(*targetMs) * time.Millisecond
 	maxN := 1 << 40
@@ -388,7 +399,7 @@ func main() {
 		}
 		return
 	}
-	if len(selected) == 0 {
+	if len(selected) == 0 && !anyLatency(*filter) {
 		fmt.Fprintf(os.Stderr, "no workload matches %q\n", *filter)
 		os.Exit(2)
 	}
@@ -410,6 +421,11 @@ func main() {
 				os.Exit(1)
 			}
 		}
+		samples := *latencySamples
+		if *quick {
+			samples = 20
+		}
+		runLatency(enc, *filter, samples, *roundStart+r)
 	}
 	if sink == -1 {
 		fmt.Fprintln(os.Stderr, "unreachable")

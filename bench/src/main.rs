@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 use gogroup::{CancelToken, ErrGroup, WaitGroup};
 use tokio_util::sync::CancellationToken;
 
+mod latency;
+mod scale;
+
 /// N of the go+wait shapes: spawn N no-op tasks, then wait once.
 const TASKS_PER_BATCH: u64 = 10_000;
 /// Fan-out of `token_cancel_100_children`.
@@ -556,10 +559,14 @@ struct Args {
     quick: bool,
     target_ms: u64,
     list: bool,
+    latency_samples: usize,
+    scale: bool,
+    scale_case: Option<String>,
 }
 
 const USAGE: &str = "usage: gogroup-bench [--filter SUBSTR[,SUBSTR...]] [--rounds N] \
-                     [--round-start K] [--quick] [--target-ms MS] [--list]";
+                     [--round-start K] [--quick] [--target-ms MS] [--latency-samples N] [--list] \
+                     [--scale] [--scale-case NAME]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -569,6 +576,9 @@ fn parse_args() -> Result<Args, String> {
         quick: false,
         target_ms: 150,
         list: false,
+        latency_samples: 200,
+        scale: false,
+        scale_case: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -598,6 +608,9 @@ fn parse_args() -> Result<Args, String> {
             "rounds" => args.rounds = number(value()?)?,
             "round-start" => args.round_start = number(value()?)?,
             "target-ms" => args.target_ms = number(value()?)?,
+            "latency-samples" => args.latency_samples = number(value()?)? as usize,
+            "scale" => args.scale = true,
+            "scale-case" => args.scale_case = Some(value()?),
             "quick" => args.quick = true,
             "list" => args.list = true,
             "h" | "help" => return Err(USAGE.to_owned()),
@@ -620,17 +633,54 @@ fn main() {
     } else {
         (Duration::from_millis(args.target_ms), 1 << 40)
     };
-    let selected: Vec<&Workload> = WORKLOADS
+    let matches =
+        |name: &str| args.filter.is_empty() || args.filter.iter().any(|f| name.contains(f));
+    if let Some(case) = &args.scale_case {
+        match scale::CASES.iter().find(|(name, _)| name == case) {
+            Some((_, run)) => run(args.quick),
+            None => {
+                eprintln!("unknown scale case {case:?}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
+    if args.scale {
+        // The sweep here; every one-shot case in a fresh process of its own.
+        if matches("scale_go_wait") {
+            scale::sweep(args.quick, args.round_start);
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        for (name, _) in scale::CASES.iter().filter(|(n, _)| matches(n)) {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(["--scale-case", name]);
+            if args.quick {
+                cmd.arg("--quick");
+            }
+            let status = cmd.status().expect("run scale case");
+            if !status.success() {
+                eprintln!("scale case {name} failed: {status}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    let selected: Vec<&Workload> = WORKLOADS.iter().filter(|w| matches(w.name)).collect();
+    let latency_cases: Vec<_> = latency::CASES
         .iter()
-        .filter(|w| args.filter.is_empty() || args.filter.iter().any(|f| w.name.contains(f)))
+        .copied()
+        .filter(|(case, _, _)| matches(case))
         .collect();
     if args.list {
         for w in &selected {
             println!("{}", w.name);
         }
+        for (case, imp, _) in &latency_cases {
+            println!("{case} ({imp})");
+        }
         return;
     }
-    if selected.is_empty() {
+    if selected.is_empty() && latency_cases.is_empty() {
         eprintln!("no workload matches {:?}", args.filter);
         std::process::exit(2);
     }
@@ -655,6 +705,20 @@ fn main() {
                 .and_then(|()| out.flush())
                 .expect("write to stdout");
             }
+        }
+        let samples = if args.quick { 20 } else { args.latency_samples };
+        let mut cases = latency_cases.clone();
+        if round % 2 == 1 {
+            cases.reverse();
+        }
+        for (case, imp, p50, p99, n) in latency::run(&cases, samples) {
+            let mut out = stdout.lock();
+            writeln!(
+                out,
+                "{{\"lang\":\"rust\",\"impl\":\"{imp}\",\"kind\":\"latency\",\"workload\":\"{case}\",\"p50_ns\":{p50},\"p99_ns\":{p99},\"samples\":{n},\"round\":{round}}}"
+            )
+            .and_then(|()| out.flush())
+            .expect("write to stdout");
         }
     }
 }

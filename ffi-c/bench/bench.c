@@ -8,11 +8,13 @@
  *
  * Usage: bench [--filter SUBSTR[,SUBSTR...]] [--rounds N] [--round-start K] [--target-ms MS]
  * Built and run by `make bench-c` (C_BENCH_ARGS='--filter ...'). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gogroup.h"
 
@@ -179,6 +181,114 @@ static const struct {
     {"token_is_cancelled_done", "gogroup-c-call", token_is_cancelled_done_call},
 };
 
+/* ---- latency: release (cancel / last done) -> a blocked C thread running again -------------- */
+
+/* Lets a fresh waiter reach its blocking wait. */
+#define SETTLE_NS 1000000L
+
+typedef struct {
+    const gogroup_cancel_token *token; /* gogroup: wait on this token */
+    const gogroup_wait_group *wg;      /* or on this WaitGroup */
+    pthread_mutex_t *mu;               /* the peer: a flag under a mutex and a condvar */
+    pthread_cond_t *cond;
+    int *flag;
+    uint64_t woke;
+} waiter_arg;
+
+static void *waiter(void *p) {
+    waiter_arg *a = p;
+    if (a->token != NULL) {
+        must(gogroup_cancel_token_wait(a->token), "token wait");
+    } else if (a->wg != NULL) {
+        must(gogroup_wait_group_wait(a->wg), "wg wait");
+    } else {
+        pthread_mutex_lock(a->mu);
+        while (!*a->flag) {
+            pthread_cond_wait(a->cond, a->mu);
+        }
+        pthread_mutex_unlock(a->mu);
+    }
+    a->woke = gogroup_now_ns();
+    return NULL;
+}
+
+static void settle(void) {
+    struct timespec ts = {0, SETTLE_NS};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t run_sample(waiter_arg *a, int which) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, waiter, a) != 0) {
+        fprintf(stderr, "pthread_create failed\n");
+        exit(1);
+    }
+    settle();
+    uint64_t t0 = gogroup_now_ns();
+    if (which == 0) {
+        must(gogroup_cancel_token_cancel(a->token), "cancel");
+    } else if (which == 1) {
+        must(gogroup_wait_group_done(a->wg), "done");
+    } else {
+        pthread_mutex_lock(a->mu);
+        *a->flag = 1;
+        pthread_cond_broadcast(a->cond);
+        pthread_mutex_unlock(a->mu);
+    }
+    pthread_join(th, NULL);
+    return a->woke - t0;
+}
+
+static uint64_t lat_cancel_gogroup(void) {
+    gogroup_cancel_token *t = NULL;
+    must(gogroup_cancel_token_new(&t), "new");
+    waiter_arg a = {.token = t};
+    uint64_t ns = run_sample(&a, 0);
+    gogroup_cancel_token_free(t);
+    return ns;
+}
+
+static uint64_t lat_done_gogroup(void) {
+    gogroup_wait_group *wg = NULL;
+    must(gogroup_wait_group_new(&wg), "new");
+    must(gogroup_wait_group_add(wg, 1), "add");
+    waiter_arg a = {.wg = wg};
+    uint64_t ns = run_sample(&a, 1);
+    gogroup_wait_group_free(wg);
+    return ns;
+}
+
+static uint64_t lat_condvar(void) {
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    int flag = 0;
+    waiter_arg a = {.mu = &mu, .cond = &cond, .flag = &flag};
+    return run_sample(&a, 2);
+}
+
+static const struct {
+    const char *name;
+    const char *impl;
+    uint64_t (*sample)(void);
+} latency_cases[] = {
+    {"latency_cancel_thread", "gogroup-c", lat_cancel_gogroup},
+    {"latency_cancel_thread", "pthread_cond", lat_condvar},
+    {"latency_done_thread", "gogroup-c", lat_done_gogroup},
+};
+
+#define N_LATENCY (sizeof latency_cases / sizeof latency_cases[0])
+
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static uint64_t nearest_rank(const uint64_t *sorted, size_t n, double p) {
+    size_t i = (size_t)(p * (double)n + 0.999999);
+    i = i < 1 ? 1 : i > n ? n : i;
+    return sorted[i - 1];
+}
+
 /* ---- harness (bench/src/main.rs: calibrate, then measure) ----------------------------------- */
 
 static double time_it(run_fn run, uint64_t n, uint64_t *ops) {
@@ -241,6 +351,7 @@ int main(int argc, char **argv) {
     long rounds = 1;
     long round_start = 0;
     double target = 0.150;
+    long samples = 200;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
             filter = argv[++i];
@@ -250,10 +361,12 @@ int main(int argc, char **argv) {
             round_start = atol(argv[++i]);
         } else if (strcmp(argv[i], "--target-ms") == 0 && i + 1 < argc) {
             target = atof(argv[++i]) / 1000.0;
+        } else if (strcmp(argv[i], "--latency-samples") == 0 && i + 1 < argc) {
+            samples = atol(argv[++i]);
         } else {
             fprintf(stderr,
                     "usage: %s [--filter SUBSTR[,SUBSTR...]] [--rounds N] "
-                    "[--round-start K] [--target-ms MS]\n",
+                    "[--round-start K] [--target-ms MS] [--latency-samples N]\n",
                     argv[0]);
             return 2;
         }
@@ -271,6 +384,33 @@ int main(int argc, char **argv) {
                    (unsigned long long)ops, round_start + r);
             fflush(stdout);
         }
+        /* Latency: the cases interleaved sample by sample. */
+        uint64_t *got = calloc(N_LATENCY * (size_t)(samples > 0 ? samples : 1), sizeof *got);
+        if (got == NULL) {
+            return 1;
+        }
+        for (long k = 0; k < samples; k++) {
+            for (size_t c = 0; c < N_LATENCY; c++) {
+                if (selected(latency_cases[c].name, filter)) {
+                    got[c * (size_t)samples + (size_t)k] = latency_cases[c].sample();
+                }
+            }
+        }
+        for (size_t c = 0; c < N_LATENCY && samples > 0; c++) {
+            if (!selected(latency_cases[c].name, filter)) {
+                continue;
+            }
+            uint64_t *s = got + c * (size_t)samples;
+            qsort(s, (size_t)samples, sizeof *s, cmp_u64);
+            printf("{\"lang\":\"c\",\"impl\":\"%s\",\"kind\":\"latency\",\"workload\":\"%s\","
+                   "\"p50_ns\":%llu,\"p99_ns\":%llu,\"samples\":%ld,\"round\":%ld}\n",
+                   latency_cases[c].impl, latency_cases[c].name,
+                   (unsigned long long)nearest_rank(s, (size_t)samples, 0.50),
+                   (unsigned long long)nearest_rank(s, (size_t)samples, 0.99), samples,
+                   round_start + r);
+            fflush(stdout);
+        }
+        free(got);
     }
     return 0;
 }

@@ -1,17 +1,39 @@
-// Side-by-side benchmark of the Node binding, one run, JSON lines on stdout:
-//   {"lang":"node","impl":"gogroup"|"plain-js"|"AbortController",...,"workload":...,"ns_per_op":...}
-// Workloads (issue 5, "Speed"):
-//   go_wait_async_noop   WaitGroup.go(async no-op) + one wait, per task; ErrGroup.go too
-//   token_create_cancel  new CancelToken() + cancel()   vs  new AbortController() + abort()
-//   cancel_100_children  a root with 100 children (each watched), then cancel the root
-//                        vs AbortController + 100 × AbortSignal.any([root.signal])
-// Usage: node --expose-gc node/bench/bench.mjs [--quick]
+// Node side of gogroup's side-by-side benchmarks (bench/run.sh runs it in every round).
+//
+// gogroup's Node binding against what Node programmers use instead: Promise.all, a plain-JS
+// Promise-based WaitGroup, AbortController / AbortSignal.any, p-limit (pinned in
+// node/bench/package.json, installed by `make bench-deps`). Workload names are those of
+// bench/src/main.rs where the shape is the same; tasks are async no-op functions. One JSON line
+// per result:
+//   {"lang":"node","impl":"gogroup","workload":"go_wait_noop","ns_per_op":812.3,"ops":120000,"round":0}
+//   {"lang":"node","impl":"gogroup","kind":"latency","workload":"latency_cancel_promise","p50_ns":..,"p99_ns":..}
+//
+// Harness (as the Rust one): warm up while sizing the iteration count so that one measurement
+// takes about --target-ms, then measure once; the implementations' order alternates by round.
+//
+// Usage: node --expose-gc node/bench/bench.mjs [--rounds N] [--round-start K] [--filter S[,S]]
+//        [--quick] [--target-ms MS] [--latency-samples N]
+import { Worker } from 'node:worker_threads'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pLimit from 'p-limit'
 import { WaitGroup, ErrGroup, CancelToken } from '../index.js'
 
+function argValue(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt
+}
 const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 3 : 7
+const rounds = Number(argValue('rounds', 1))
+const roundStart = Number(argValue('round-start', 0))
+const filters = String(argValue('filter', '')).split(',').filter(Boolean)
+const targetNs = (quick ? 10 : Number(argValue('target-ms', 150))) * 1e6
+const latencySamples = quick ? 20 : Number(argValue('latency-samples', 200))
+const selected = (name) => filters.length === 0 || filters.some((f) => name.includes(f))
 
-/** The plain-JS baseline: a Promise-based WaitGroup, as people write it. */
+const TASKS_PER_BATCH = quick ? 1_000 : 10_000 // quick: a smoke run, numbers meaningless
+const CHILDREN = 100
+
+/** The plain-JS peer: a Promise-based WaitGroup, as people write it. */
 class JsWaitGroup {
   #n = 0
   #waiters = []
@@ -34,101 +56,292 @@ class JsWaitGroup {
 }
 
 const noop = async () => {}
+const batches = (n) => Math.max(1, Math.ceil(n / TASKS_PER_BATCH))
 
-/** Median ns per op of `body(n)` (sync or async) over ROUNDS rounds, after a warm-up. */
-async function measure(n, body) {
-  await body(Math.min(n, 1000))
-  const samples = []
-  for (let r = 0; r < ROUNDS; r++) {
-    // Yield so that napi finalizers (deferred by Node to the loop) free the last round.
-    await new Promise((resolve) => setImmediate(resolve))
-    globalThis.gc?.()
-    const t0 = process.hrtime.bigint()
-    await body(n)
-    samples.push(Number(process.hrtime.bigint() - t0) / n)
+/** Runs `batch()` (async) for ceil(n / TASKS_PER_BATCH) batches. */
+const batched = (batch) => async (n) => {
+  const b = batches(n)
+  for (let i = 0; i < b; i++) await batch()
+  return b * TASKS_PER_BATCH
+}
+
+let sink = 0
+
+const WORKLOADS = [
+  ['wg_add_done_1t', [
+    ['gogroup', (n) => {
+      const wg = new WaitGroup()
+      for (let i = 0; i < n; i++) { wg.add(1); wg.done() }
+      return n
+    }],
+    ['plain-js WaitGroup', (n) => {
+      const wg = new JsWaitGroup()
+      for (let i = 0; i < n; i++) { wg.add(1); wg.done() }
+      return n
+    }],
+  ]],
+  ['go_wait_noop', [
+    ['gogroup', batched(async () => {
+      const wg = new WaitGroup()
+      for (let i = 0; i < TASKS_PER_BATCH; i++) wg.go(noop)
+      await wg.wait()
+    })],
+    ['plain-js WaitGroup', batched(async () => {
+      const wg = new JsWaitGroup()
+      for (let i = 0; i < TASKS_PER_BATCH; i++) wg.go(noop)
+      await wg.wait()
+    })],
+    ['Promise.all', batched(async () => {
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = noop()
+      await Promise.all(ps)
+    })],
+  ]],
+  ['errgroup_go_wait', [
+    ['gogroup', batched(async () => {
+      const g = new ErrGroup()
+      for (let i = 0; i < TASKS_PER_BATCH; i++) g.go(noop)
+      await g.wait()
+    })],
+    ['Promise.all', batched(async () => {
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = noop()
+      await Promise.all(ps)
+    })],
+  ]],
+  ['errgroup_go_wait_limit2', [
+    ['gogroup', batched(async () => {
+      const g = new ErrGroup({ limit: 2 })
+      for (let i = 0; i < TASKS_PER_BATCH; i++) g.go(noop)
+      await g.wait()
+    })],
+    ['p-limit', batched(async () => {
+      const limit = pLimit(2)
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = limit(noop)
+      await Promise.all(ps)
+    })],
+  ]],
+  ['token_new_cancel', [
+    ['gogroup', (n) => {
+      for (let i = 0; i < n; i++) new CancelToken().cancel()
+      return n
+    }],
+    ['AbortController', (n) => {
+      for (let i = 0; i < n; i++) new AbortController().abort()
+      return n
+    }],
+  ]],
+  ['token_child_new_cancel', [
+    ['gogroup', (n) => {
+      const root = new CancelToken()
+      for (let i = 0; i < n; i++) root.child().cancel()
+      return n
+    }],
+    ['AbortController + AbortSignal.any', (n) => {
+      // A child with a cancel of its own: its controller, linked to the parent's signal.
+      const root = new AbortController()
+      for (let i = 0; i < n; i++) {
+        const own = new AbortController()
+        const signal = AbortSignal.any([root.signal, own.signal])
+        own.abort()
+        sink += signal.aborted ? 1 : 0
+      }
+      return n
+    }],
+  ]],
+  ['token_cancel_100_children', [
+    ['gogroup', (n) => {
+      for (let i = 0; i < n; i++) {
+        const root = new CancelToken()
+        const kids = []
+        for (let k = 0; k < CHILDREN; k++) kids.push(root.child())
+        root.cancel()
+        if (!kids[CHILDREN - 1].cancelled) throw new Error('not propagated')
+      }
+      return n
+    }],
+    ['AbortController + AbortSignal.any', (n) => {
+      for (let i = 0; i < n; i++) {
+        const root = new AbortController()
+        const kids = []
+        for (let k = 0; k < CHILDREN; k++) kids.push(AbortSignal.any([root.signal]))
+        root.abort()
+        if (!kids[CHILDREN - 1].aborted) throw new Error('not propagated')
+      }
+      return n
+    }],
+  ]],
+  ['token_is_cancelled_live', [
+    ['gogroup', (n) => {
+      const t = new CancelToken()
+      let c = 0
+      for (let i = 0; i < n; i++) if (t.cancelled) c++
+      sink += c
+      return n
+    }],
+    ['AbortController', (n) => {
+      const s = new AbortController().signal
+      let c = 0
+      for (let i = 0; i < n; i++) if (s.aborted) c++
+      sink += c
+      return n
+    }],
+  ]],
+]
+
+// ---- latency ------------------------------------------------------------------------------
+
+const SETTLE_MS = 1
+const now = () => process.hrtime.bigint()
+
+/** A promise waiter on this thread's event loop: `wait()` returns the promise awaited. */
+async function promiseSample(release, wait) {
+  let woke = 0n
+  const p = wait().then(() => { woke = now() })
+  await sleep(SETTLE_MS)
+  const t0 = now()
+  release()
+  await p
+  return Number(woke - t0)
+}
+
+// One worker for the worker cases: it blocks (token.waitSync() or Atomics.wait) and stores the
+// time it woke in shared memory. process.hrtime is the same monotonic clock in every thread.
+const WORKER_SRC = `
+const { parentPort } = require('node:worker_threads')
+const { CancelToken } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+parentPort.on('message', ({ kind, shared, sab }) => {
+  const woke = new BigInt64Array(sab, 0, 1)
+  const flag = new Int32Array(sab, 8, 1)
+  if (kind === 'gogroup') {
+    const t = CancelToken.fromShared(shared)
+    parentPort.postMessage('ready')
+    t.waitSync()
+  } else {
+    parentPort.postMessage('ready')
+    Atomics.wait(flag, 0, 0)
   }
-  samples.sort((a, b) => a - b)
-  return samples[samples.length >> 1]
+  woke[0] = process.hrtime.bigint()
+  parentPort.postMessage('woke')
+})
+`
+let worker = null
+function getWorker() {
+  if (!worker) {
+    worker = new Worker(WORKER_SRC, { eval: true })
+    worker.unref()
+  }
+  return worker
+}
+function nextMessage(w) {
+  return new Promise((resolve) => w.once('message', resolve))
 }
 
-function emit(impl, workload, ns, extra = {}) {
-  console.log(JSON.stringify({ lang: 'node', impl, workload, ns_per_op: Math.round(ns * 10) / 10, node: process.version, ...extra }))
+async function workerSample(kind) {
+  const w = getWorker()
+  const sab = new SharedArrayBuffer(16)
+  const token = kind === 'gogroup' ? new CancelToken() : null
+  const ready = nextMessage(w)
+  w.postMessage({ kind, shared: token ? token.share() : 0, sab })
+  await ready
+  const wokeMsg = nextMessage(w)
+  await sleep(SETTLE_MS)
+  const t0 = now()
+  if (token) {
+    token.cancel()
+  } else {
+    const flag = new Int32Array(sab, 8, 1)
+    Atomics.store(flag, 0, 1)
+    Atomics.notify(flag, 0)
+  }
+  await wokeMsg
+  return Number(new BigInt64Array(sab, 0, 1)[0] - t0)
 }
 
-const TASKS = quick ? 20_000 : 100_000
-emit('plain-js', 'go_wait_async_noop', await measure(TASKS, async (n) => {
-  const wg = new JsWaitGroup()
-  for (let i = 0; i < n; i++) wg.go(noop)
-  await wg.wait()
-}), { variant: 'Promise-based WaitGroup' })
-emit('gogroup', 'go_wait_async_noop', await measure(TASKS, async (n) => {
-  const wg = new WaitGroup()
-  for (let i = 0; i < n; i++) wg.go(noop)
-  await wg.wait()
-}), { variant: 'WaitGroup.go' })
-emit('gogroup', 'go_wait_async_noop', await measure(TASKS, async (n) => {
-  const g = new ErrGroup()
-  for (let i = 0; i < n; i++) g.go(noop)
-  await g.wait()
-}), { variant: 'ErrGroup.go' })
-emit('plain-js', 'go_wait_async_noop', await measure(TASKS, async (n) => {
-  await Promise.all(Array.from({ length: n }, noop))
-}), { variant: 'Promise.all' })
-
-const TOKENS = quick ? 50_000 : 200_000
-emit('AbortController', 'token_create_cancel', await measure(TOKENS, (n) => {
-  for (let i = 0; i < n; i++) new AbortController().abort()
-}))
-emit('gogroup', 'token_create_cancel', await measure(TOKENS, (n) => {
-  for (let i = 0; i < n; i++) new CancelToken().cancel()
-}))
-emit('gogroup', 'token_create_cancel', await measure(TOKENS / 10, (n) => {
-  for (let i = 0; i < n; i++) {
+const LATENCY = [
+  ['latency_cancel_promise', 'gogroup', () => {
     const t = new CancelToken()
-    void t.signal
-    t.cancel()
-  }
-}), { variant: 'with .signal' })
+    return promiseSample(() => t.cancel(), () => t.whenCancelled())
+  }],
+  ['latency_cancel_promise', 'AbortController', () => {
+    const c = new AbortController()
+    return promiseSample(() => c.abort(), () => new Promise((resolve) => {
+      c.signal.addEventListener('abort', resolve, { once: true })
+    }))
+  }],
+  ['latency_done_promise', 'gogroup', () => {
+    const wg = new WaitGroup()
+    wg.add(1)
+    return promiseSample(() => wg.done(), () => wg.wait())
+  }],
+  ['latency_done_promise', 'plain-js WaitGroup', () => {
+    const wg = new JsWaitGroup()
+    wg.add(1)
+    return promiseSample(() => wg.done(), () => wg.wait())
+  }],
+  ['latency_cancel_worker', 'gogroup', () => workerSample('gogroup')],
+  ['latency_cancel_worker', 'Atomics.wait/notify', () => workerSample('atomics')],
+]
 
-const TREES = quick ? 500 : 3_000
-emit('AbortController', 'cancel_100_children', await measure(TREES, (n) => {
-  for (let i = 0; i < n; i++) {
-    const root = new AbortController()
-    const kids = []
-    for (let k = 0; k < 100; k++) kids.push(AbortSignal.any([root.signal]))
-    root.abort()
-    if (!kids[99].aborted) throw new Error('not propagated')
-  }
-}), { variant: 'AbortController + AbortSignal.any' })
-emit('gogroup', 'cancel_100_children', await measure(TREES, (n) => {
-  for (let i = 0; i < n; i++) {
-    const root = new CancelToken()
-    const kids = []
-    for (let k = 0; k < 100; k++) kids.push(root.child())
-    root.cancel()
-    if (!kids[99].cancelled) throw new Error('not propagated')
-  }
-}), { variant: 'CancelToken.child' })
+function percentiles(samples) {
+  const s = [...samples].sort((a, b) => a - b)
+  const at = (p) => s[Math.min(Math.max(Math.ceil(p * s.length), 1), s.length) - 1]
+  return [at(0.5), at(0.99)]
+}
 
-// The cancel alone, on trees built beforehand (creation excluded on both sides).
-async function cancelOnly(build, cancel) {
-  const samples = []
-  for (let r = 0; r <= ROUNDS; r++) {
-    const trees = Array.from({ length: TREES }, build)
+// ---- harness ------------------------------------------------------------------------------
+
+async function timeIt(run, n) {
+  const t0 = now()
+  const ops = await run(n)
+  return [Number(now() - t0), ops]
+}
+
+async function calibrate(run) {
+  let n = 1
+  for (;;) {
+    let [d, ops] = await timeIt(run, n)
+    n = Math.max(n, ops)
+    d = Math.max(d, 1)
+    if (d >= targetNs / 4) return Math.max(1, Math.floor((n * targetNs) / d))
+    n = Math.max(n + 1, Math.min(n * 100, Math.floor((1.5 * n * targetNs) / d)))
+  }
+}
+
+async function measure(run) {
+  let n = await calibrate(run)
+  for (let attempt = 1; ; attempt++) {
+    // Let napi finalizers (deferred to the loop) free the last run, then collect.
     await new Promise((resolve) => setImmediate(resolve))
     globalThis.gc?.()
-    const t0 = process.hrtime.bigint()
-    for (const t of trees) cancel(t)
-    if (r > 0) samples.push(Number(process.hrtime.bigint() - t0) / TREES) // round 0 warms up
+    const [d, ops] = await timeIt(run, n)
+    if (d >= targetNs / 2 || attempt >= 6) return [d, ops]
+    n = Math.max(ops + 1, Math.min(ops * 100, Math.floor((ops * targetNs) / Math.max(d, 1))))
   }
-  samples.sort((a, b) => a - b)
-  return samples[samples.length >> 1]
 }
-emit('AbortController', 'cancel_100_children_cancel_only', await cancelOnly(() => {
-  const root = new AbortController()
-  return { root, kids: Array.from({ length: 100 }, () => AbortSignal.any([root.signal])) }
-}, (t) => t.root.abort()), { variant: 'AbortController + AbortSignal.any' })
-emit('gogroup', 'cancel_100_children_cancel_only', await cancelOnly(() => {
-  const root = new CancelToken()
-  return { root, kids: Array.from({ length: 100 }, () => root.child()) }
-}, (t) => t.root.cancel()), { variant: 'CancelToken.child' })
+
+const emit = (line) => console.log(JSON.stringify({ lang: 'node', ...line }))
+
+for (let r = 0; r < rounds; r++) {
+  const round = roundStart + r
+  for (const [workload, impls] of WORKLOADS) {
+    if (!selected(workload)) continue
+    for (const [impl, run] of round % 2 === 0 ? impls : [...impls].reverse()) {
+      const [d, ops] = await measure(run)
+      emit({ impl, workload, ns_per_op: d / ops, ops, round })
+    }
+  }
+  const cases = LATENCY.filter(([w]) => selected(w))
+  if (round % 2 === 1) cases.reverse()
+  const got = cases.map(() => [])
+  for (let i = 0; i < latencySamples; i++) {
+    for (let c = 0; c < cases.length; c++) got[c].push(await cases[c][2]())
+  }
+  cases.forEach(([workload, impl], c) => {
+    const [p50, p99] = percentiles(got[c])
+    emit({ impl, kind: 'latency', workload, p50_ns: p50, p99_ns: p99, samples: got[c].length, round })
+  })
+}
+if (worker) await worker.terminate()
+if (sink === -1) console.error('unreachable')
