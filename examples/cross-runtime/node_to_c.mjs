@@ -53,15 +53,19 @@ function check(cond, what) {
 // Starts C threads on owned C handles of the JS objects; the pool takes clones of its own, so
 // ours are released at once.
 function startPool(token, started, finished, n, mode, quota = 0) {
-  const t = token.cHandle()
-  const f = finished.cHandle()
-  const s = started === null ? null : started.cHandle()
+  let t = null
+  let f = null
+  let s = null
   try {
+    t = token.cHandle()
+    f = finished.cHandle()
+    s = started === null ? null : started.cHandle()
     return addon.start(t, s, f, n, mode, quota, HANG_MS)
   } finally {
+    // null is NULL, which the free functions ignore
     addon.freeToken(t)
     addon.freeWaitGroup(f)
-    if (s !== null) addon.freeWaitGroup(s)
+    addon.freeWaitGroup(s)
   }
 }
 

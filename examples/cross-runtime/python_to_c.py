@@ -116,19 +116,21 @@ class Pool:
     ) -> None:
         # Owned C handles to the very Python objects. The pool takes clones of its own, so
         # ours are released as soon as it has started.
-        token_h = token.c_handle()
-        finished_h = finished.c_handle()
-        started_h = started.c_handle() if started is not None else None
+        token_h: int | None = None
+        finished_h: int | None = None
+        started_h: int | None = None
         try:
+            token_h = token.c_handle()
+            finished_h = finished.c_handle()
+            started_h = started.c_handle() if started is not None else None
             pool = ctypes.c_void_p()
             rc = LIB.cworkers_start(
                 token_h, started_h, finished_h, n, mode, quota, int(HANG * 1000), ctypes.byref(pool)
             )
-        finally:
+        finally:  # the free functions ignore NULL (None)
             LIB.gogroup_cancel_token_free(token_h)
             LIB.gogroup_wait_group_free(finished_h)
-            if started_h is not None:
-                LIB.gogroup_wait_group_free(started_h)
+            LIB.gogroup_wait_group_free(started_h)
         if rc != OK:
             if pool:
                 LIB.cworkers_join(pool, None, 0)
