@@ -37,8 +37,25 @@ use crate::errors::panic_to_pyerr;
 type Finisher = Box<dyn FnOnce(Python<'_>, bool) -> PyResult<Py<PyAny>> + Send>;
 type CoreFuture = Pin<Box<dyn Future<Output = Finisher> + Send>>;
 
-/// Drivers alive (a diagnostic for the tests: "nothing is left behind").
+/// Core futures not yet completed or dropped, i.e. registrations that may still be in core (a
+/// diagnostic for the tests: "nothing is left behind"). Counted on the future, not on the
+/// driver: a pool thread that just scheduled a poll may hold the driver a moment longer.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// A core future, counted in `LIVE` while it exists.
+struct Counted(CoreFuture);
+
+impl Counted {
+    fn new(f: CoreFuture) -> Counted {
+        Counted(f)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// How many awaits are still registered with core (`_gogroup._live_async_waits()`).
 pub(crate) fn live() -> usize {
@@ -46,16 +63,10 @@ pub(crate) fn live() -> usize {
 }
 
 pub(crate) struct Driver {
-    future: Mutex<Option<CoreFuture>>,
+    future: Mutex<Option<Counted>>,
     py_future: Py<PyAny>,
     event_loop: Py<PyAny>,
     scheduled: AtomicBool,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Returns an `asyncio.Future` of the running loop completed by `future`, whose output
@@ -77,7 +88,7 @@ where
     let py_future = event_loop.call_method0("create_future")?;
     LIVE.fetch_add(1, Ordering::AcqRel);
     let driver = Arc::new(Driver {
-        future: Mutex::new(Some(Box::pin(future))),
+        future: Mutex::new(Some(Counted::new(Box::pin(future)))),
         py_future: py_future.clone().unbind(),
         event_loop: event_loop.unbind(),
         scheduled: AtomicBool::new(false),
@@ -101,7 +112,7 @@ fn poll(py: Python<'_>, driver: &Arc<Driver>) {
     };
     let waker = Waker::from(Arc::new(WakeHandle(Arc::downgrade(driver))));
     let mut cx = Context::from_waker(&waker);
-    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll(&mut cx)));
     let fut = driver.py_future.bind(py);
     // The awaiting task may have been cancelled meanwhile: a done future takes no result.
     let pending = || {
