@@ -800,8 +800,15 @@ impl fmt::Debug for StartFuture {
 }
 
 impl StartFuture {
-    fn cleanup(&mut self) {
-        self.group.shared.limit.unregister(&mut self.key);
+    /// Unregisters; `gave_up`: without taking a slot, so a wake-up meant for this future is
+    /// passed on (a release wakes one future only).
+    fn cleanup(&mut self, gave_up: bool) {
+        let limit = &self.group.shared.limit;
+        if gave_up {
+            limit.forget(&mut self.key);
+        } else {
+            limit.unregister(&mut self.key);
+        }
         if let Some(r) = self.registration.take() {
             r.stop();
         }
@@ -810,7 +817,7 @@ impl StartFuture {
     /// Gives up: the cause of the cancellation, and out of the count if `start_queued` put
     /// the task there.
     fn give_up(&mut self, s: &Shared) -> Result<TaskSlot> {
-        self.cleanup();
+        self.cleanup(true);
         if std::mem::take(&mut self.counted) {
             let _ = s.wg.done();
         }
@@ -819,7 +826,7 @@ impl StartFuture {
 
     /// A slot was acquired: the task enters the count (or keeps the one it had).
     fn started(&mut self) -> Result<TaskSlot> {
-        self.cleanup();
+        self.cleanup(false);
         if std::mem::take(&mut self.counted) {
             Ok(TaskSlot {
                 shared: Some(self.group.shared.clone()),
@@ -864,7 +871,7 @@ impl Future for StartFuture {
 
 impl Drop for StartFuture {
     fn drop(&mut self) {
-        self.cleanup();
+        self.cleanup(true);
         if std::mem::take(&mut self.counted) {
             let _ = self.group.shared.wg.done();
         }

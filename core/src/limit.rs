@@ -10,7 +10,10 @@
 //! 2. The limit changes only in a compare-and-swap that also sees `active == 0`; any change
 //!    while a task is active is refused with `LimitInUse`, whatever the old and new limits.
 //! 3. A task waiting for a slot sets the `waiters` bit in the same word before it sleeps, and
-//!    every release that sees the bit wakes the waiters: no wake-up is lost.
+//!    every release that sees the bit wakes the waiting threads and ONE waiting future (not
+//!    every future: N queued futures would cost O(N²) wake-ups); the bit is cleared, under the
+//!    wait list's lock, only when nobody is left to wake. A waiter that gives up without a slot
+//!    passes a wake-up on if a slot is free: no wake-up is lost.
 //! 4. A waiter also wakes when the group's token is cancelled, and then gives up (Go blocks).
 
 use std::fmt;
@@ -221,22 +224,40 @@ impl Limit {
         self.list.remove(key);
     }
 
-    /// Returns a slot.
-    pub(crate) fn release(&self) {
-        let mut s = self.state.load(Ordering::Acquire);
-        loop {
-            debug_assert!(active(s) > 0, "release without acquire");
-            let next = (s - 1) & !WAITERS;
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => s = actual,
-            }
+    /// Frees the registration of a future that gives up (cancelled, dropped) without a slot.
+    /// A release wakes one future only: if it woke this one, pass the freed slot on.
+    pub(crate) fn forget(&self, key: &mut Option<usize>) {
+        if key.is_none() {
+            return;
         }
+        self.list.remove(key);
+        self.pass_on();
+    }
+
+    /// Wakes the next waiter if a slot is free (a waiter gave up: the wake-up it may have
+    /// received must not be lost).
+    fn pass_on(&self) {
+        let s = self.state.load(Ordering::Acquire);
+        if s & WAITERS != 0 && active(s) < limit(s) {
+            self.notify_one();
+        }
+    }
+
+    /// Wakes the threads and the next future waiting for a slot; clears the waiters bit once
+    /// nobody is left to wake (under the list's lock: see invariant 3).
+    fn notify_one(&self) {
+        let state = &self.state;
+        self.list.notify_one(|| {
+            state.fetch_and(!WAITERS, Ordering::AcqRel);
+        });
+    }
+
+    /// Returns a slot: wakes one waiting future (and the waiting threads), not all of them.
+    pub(crate) fn release(&self) {
+        let s = self.state.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(active(s) > 0, "release without acquire");
         if s & WAITERS != 0 {
-            self.list.notify_all();
+            self.notify_one();
         }
     }
 

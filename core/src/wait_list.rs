@@ -136,6 +136,36 @@ impl WaitList {
         }
     }
 
+    /// Wakes every sleeping thread and ONE registered future whose waker was not used yet (the
+    /// earliest free slot: roughly registration order). For owners that hand out one unit per
+    /// notification, such as a freed slot of a limit: waking every future would make N queued
+    /// futures cost O(N) wake-ups per release, O(N²) in all. If no sleeping thread and no
+    /// unwoken future is left, `nobody` runs, under the lock (so the owner can clear its
+    /// "waiters" bit without racing a waiter that is registering).
+    ///
+    /// An owner using this must pass the unit on when a woken future gives up without taking
+    /// it (see `Limit::forget`).
+    pub(crate) fn notify_one(&self, nobody: impl FnOnce()) {
+        let waker = {
+            let mut slots = lock(&self.inner);
+            if slots.sleepers > 0 {
+                self.cv.notify_all();
+            }
+            let waker = if slots.registered > 0 {
+                slots.wakers.iter_mut().find_map(|s| s.as_mut()?.take())
+            } else {
+                None
+            };
+            if waker.is_none() && slots.sleepers == 0 {
+                nobody();
+            }
+            waker
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Wakes every sleeping thread and every registered future.
     pub(crate) fn notify_all(&self) {
         let mut wakers = Vec::new();

@@ -2,6 +2,7 @@ use loom::thread;
 
 use crate::loom::{Arc, AtomicUsize};
 use crate::{CancelToken, ErrGroup, Error};
+use std::future::Future;
 use std::sync::atomic::Ordering;
 
 /// The first error to be recorded is the one `wait` returns and the token's cause.
@@ -62,4 +63,45 @@ fn loom_limit_change_while_busy_is_refused_not_corrupting() {
         g.go_inline(|_| Ok::<(), Error>(())).unwrap();
         g.wait().unwrap();
     });
+}
+
+/// A release wakes ONE waiting future; if that future gives up (is dropped) at the same time,
+/// the wake-up is passed on, so the other waiting future still gets the freed slot.
+#[test]
+fn loom_a_freed_slot_reaches_a_waiting_future_even_if_another_gives_up() {
+    loom::model(|| {
+        let g = ErrGroup::new();
+        g.set_limit(1).unwrap();
+        let held = g.start().unwrap();
+        let mut first = Box::pin(g.start_async());
+        let mut second = Box::pin(g.start_async());
+        // `second` waits with a waker that blocks this thread until it is woken: a lost wake-up
+        // leaves the thread blocked for good, which loom reports as a deadlock.
+        let woken = Arc::new(loom::sync::Notify::new());
+        let waker = std::task::Waker::from(std::sync::Arc::new(Flag(woken.clone())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut noop = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(first.as_mut().poll(&mut noop).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        let t = thread::spawn(move || held.finish(Ok(())));
+        drop(first); // may have been the one woken: must pass the wake-up on
+        let slot = loop {
+            woken.wait();
+            if let std::task::Poll::Ready(r) = second.as_mut().poll(&mut cx) {
+                break r.unwrap();
+            }
+        };
+        slot.finish(Ok(()));
+        t.join().unwrap();
+        g.wait().unwrap();
+    });
+}
+
+/// A waker that notifies a loom `Notify` (std's `Arc`, as `Wake` requires).
+struct Flag(Arc<loom::sync::Notify>);
+
+impl std::task::Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.notify();
+    }
 }
