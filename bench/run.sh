@@ -53,6 +53,25 @@ py_bin="$root/.venv/bin/python"
 echo "== building (make bench-deps: Rust and Go bench binaries, C library, Python and Node bindings, p-limit)" >&2
 make --no-print-directory bench-deps
 
+# Run from a private copy of every build product: the working tree is shared, and a rebuild of
+# the C library or the Node addon in place (cp over a file that a running bench has mapped)
+# kills that bench with SIGBUS, or changes the code under test between rounds.
+stage="$target_dir/bench-stage"
+rm -rf "$stage"
+mkdir -p "$stage/bin" "$stage/clib" "$stage/py" "$stage/node"
+cp "$rust_bin" "$go_bin" "$c_bin" "$stage/bin/"
+cp -L "$root/target/c/lib/libgogroup.so" "$stage/clib/$(readlink "$root/target/c/lib/libgogroup.so")"
+py_pkg="$("$py_bin" -c 'import gogroup, os; print(os.path.dirname(gogroup.__file__))')"
+cp -r "$py_pkg" "$stage/py/"
+cp "$root/node/index.js" "$root/node/gogroup.linux-x64-gnu.node" "$stage/node/"
+rust_bin="$stage/bin/$(basename "$rust_bin")"
+go_bin="$stage/bin/$(basename "$go_bin")"
+c_bin="$stage/bin/$(basename "$c_bin")"
+export LD_LIBRARY_PATH="$stage/clib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # wins over the RUNPATH
+export PYTHONPATH="$stage/py${PYTHONPATH:+:$PYTHONPATH}"
+export GOGROUP_BENCH_NODE_DIR="$stage/node"
+revision="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+
 args=(--target-ms "$TARGET_MS" --latency-samples "$LATENCY_SAMPLES")
 if [[ "$QUICK" == 1 ]]; then
 	args+=(--quick)
@@ -117,6 +136,7 @@ fi
 STARTED="$started" FINISHED="$finished" ROUNDS="$ROUNDS" QUICK="$QUICK" FILTER="$FILTER" \
 	LOAD_BEFORE="$load_before" LOAD_AFTER="$load_after" CMD="$cmd" \
 	TARGET_MS="$TARGET_MS" LATENCY_SAMPLES="$LATENCY_SAMPLES" NOTE="$BENCH_NOTE" \
+	REVISION="$revision" \
 	PY_VERSION="$("$py_bin" -c 'import sys; print(sys.version.split()[0])')" NODE_VERSION="$(node --version)" \
 	P_LIMIT="$(node -p 'require("./node/bench/node_modules/p-limit/package.json").version')" \
 	python3 -c '
@@ -128,7 +148,7 @@ json.dump({
     "loadavg_before": e["LOAD_BEFORE"], "loadavg_after": e["LOAD_AFTER"],
     "command": e["CMD"],
     "target_ms": float(e["TARGET_MS"]), "latency_samples": 20 if e["QUICK"] == "1" else int(e["LATENCY_SAMPLES"]),
-    "note": e["NOTE"], "python": e["PY_VERSION"], "node": e["NODE_VERSION"], "p_limit": e["P_LIMIT"],
+    "note": e["NOTE"], "revision": e["REVISION"], "python": e["PY_VERSION"], "node": e["NODE_VERSION"], "p_limit": e["P_LIMIT"],
 }, open(sys.argv[1], "w"), indent=1)
 ' "$results/latest.meta.json"
 

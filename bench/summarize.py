@@ -270,6 +270,9 @@ def summarize(all_rows: list[dict], meta: dict, plots_dir: str) -> str:
                f"about {'10' if quick else meta.get('target_ms', 150)} ms (the same plain harness in every "
                "language: `Instant`, `time.Now`, `clock_gettime`, `perf_counter`, `hrtime`; no "
                "criterion, no `go test -bench`)")
+    if meta.get("revision"):
+        out.append(f"- Code measured: `{meta['revision']}` (`git describe --dirty`; every binary is "
+                   "built at the start of the run and run from a private copy)")
     if meta.get("latency_samples"):
         out.append(f"- Latency: {meta['latency_samples']} samples per case and round")
     if meta.get("note"):
@@ -445,6 +448,8 @@ LATENCY_CASES = {
     "latency_done_thread": "last `done()` → a thread blocked in `wait()` runs again",
     "latency_cancel_asyncio": "`cancel()` (on the loop) → an asyncio task awaiting the token resumes",
     "latency_done_asyncio": "last `done()` (on the loop) → an asyncio task awaiting `wait_async()` resumes",
+    "latency_cancel_asyncio_from_thread": "`cancel()` on another thread → an asyncio task awaiting "
+                                          "the token resumes (peer: `loop.call_soon_threadsafe(event.set)`)",
     "latency_cancel_promise": "`cancel()` → a promise continuation (`await token.whenCancelled()`) runs",
     "latency_done_promise": "last `done()` → a continuation of `await wg.wait()` runs",
     "latency_cancel_worker": "`cancel()` on the main thread → a worker blocked in `token.waitSync()` runs again",

@@ -13,10 +13,17 @@
 //
 // Usage: node --expose-gc node/bench/bench.mjs [--rounds N] [--round-start K] [--filter S[,S]]
 //        [--quick] [--target-ms MS] [--latency-samples N]
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
-import { WaitGroup, ErrGroup, CancelToken } from '../index.js'
+
+// bench/run.sh runs a private copy of the binding (GOGROUP_BENCH_NODE_DIR), so that a rebuild in
+// the shared working tree cannot change or unmap it mid-run; alone, this uses node/.
+const bindingPath = join(process.env.GOGROUP_BENCH_NODE_DIR ?? fileURLToPath(new URL('..', import.meta.url)), 'index.js')
+const { WaitGroup, ErrGroup, CancelToken } = createRequire(import.meta.url)(bindingPath)
 
 function argValue(name, dflt) {
   const i = process.argv.indexOf(`--${name}`)
@@ -210,7 +217,7 @@ async function promiseSample(release, wait) {
 // time it woke in shared memory. process.hrtime is the same monotonic clock in every thread.
 const WORKER_SRC = `
 const { parentPort } = require('node:worker_threads')
-const { CancelToken } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+const { CancelToken } = require(${JSON.stringify(bindingPath)})
 parentPort.on('message', ({ kind, shared, sab }) => {
   const woke = new BigInt64Array(sab, 0, 1)
   const flag = new Int32Array(sab, 8, 1)

@@ -455,17 +455,50 @@ def asyncio_sample(release: Callable[[], object], wait: Callable[[], Any]) -> in
     return woke[0]
 
 
+def asyncio_sample_from_thread(release: Callable[[], object], wait: Callable[[], Any]) -> int:
+    """As asyncio_sample, but `release` runs on another thread (the loop is idle in select)."""
+    woke: list[int] = []
+    t0: list[int] = []
+
+    async def waiter() -> None:
+        await wait()
+        woke.append(time.perf_counter_ns())
+
+    def releaser() -> None:
+        time.sleep(SETTLE)
+        t0.append(time.perf_counter_ns())
+        release()
+
+    async def body() -> None:
+        task = asyncio.ensure_future(waiter())
+        th = threading.Thread(target=releaser)
+        th.start()
+        await task
+        th.join()
+
+    run_async(body)
+    return woke[0] - t0[0]
+
+
+def lat_cancel_asyncio_thread_gogroup() -> int:
+    t = gogroup.CancelToken()
+    return asyncio_sample_from_thread(t.cancel, t.wait_async)
+
+
+def lat_cancel_asyncio_thread_event() -> int:
+    e = asyncio.Event()
+    loop = _loop()
+    return asyncio_sample_from_thread(lambda: loop.call_soon_threadsafe(e.set), e.wait)
+
+
 def lat_cancel_asyncio_gogroup() -> int:
     t = gogroup.CancelToken()
     return asyncio_sample(t.cancel, t.wait_async)
 
 
 def lat_cancel_asyncio_event() -> int:
-    def make() -> int:
-        e = asyncio.Event()
-        return asyncio_sample(e.set, e.wait)
-
-    return make()
+    e = asyncio.Event()
+    return asyncio_sample(e.set, e.wait)
 
 
 def lat_done_asyncio_gogroup() -> int:
@@ -482,6 +515,12 @@ LATENCY: list[tuple[str, str, Callable[[], int]]] = [
     ("latency_cancel_asyncio", GOGROUP, lat_cancel_asyncio_gogroup),
     ("latency_cancel_asyncio", "asyncio.Event", lat_cancel_asyncio_event),
     ("latency_done_asyncio", GOGROUP, lat_done_asyncio_gogroup),
+    ("latency_cancel_asyncio_from_thread", GOGROUP, lat_cancel_asyncio_thread_gogroup),
+    (
+        "latency_cancel_asyncio_from_thread",
+        "asyncio.Event + call_soon_threadsafe",
+        lat_cancel_asyncio_thread_event,
+    ),
 ]
 
 
