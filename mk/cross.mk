@@ -55,11 +55,12 @@ demo-cross: cross-lib py-install node-addon ## Run the cross-runtime demos: Pyth
 	@echo; echo '=== $(CROSS_SRC)/node_to_c.mjs ==='
 	@$(CROSS_ENV) $(NODE) $(CROSS_SRC)/node_to_c.mjs
 
-lint-cross: $(C_CLANG_FORMAT) py-venv ## clang-format (ffi-c/.clang-format) and ruff for examples/cross-runtime
+lint-cross: $(C_CLANG_FORMAT) py-install ## clang-format (ffi-c/.clang-format), ruff and mypy --strict for examples/cross-runtime
 	$(C_CLANG_FORMAT) --style=file:ffi-c/.clang-format --dry-run --Werror $(CROSS_C_FILES)
 	$(PY_PIP) install $(PY_LINT_DEPS)
 	$(PY) -m ruff check --config py/pyproject.toml $(CROSS_SRC)
 	$(PY) -m ruff format --check --config py/pyproject.toml $(CROSS_SRC)
+	$(PY) -m mypy --config-file py/pyproject.toml --strict $(CROSS_SRC)/python_to_c.py
 
 cross-format: $(C_CLANG_FORMAT) ## clang-format the cross-runtime C sources in place
 	$(C_CLANG_FORMAT) --style=file:ffi-c/.clang-format -i $(CROSS_C_FILES)

@@ -112,6 +112,18 @@ export declare class CancelToken {
    */
   waitSync(timeoutMs?: number | undefined | null): boolean
   /**
+   * A new C handle (`gogroup_cancel_token *`, as a `bigint` address) to this same token, for
+   * native code linked against `libgogroup` (or any other copy of gogroup in the process):
+   * its threads can wait on it, poll it and cancel it, and a cancel on either side is seen on
+   * the other. Each call makes a new handle that the native side owns and releases exactly
+   * once with `gogroup_cancel_token_free`. See `examples/cross-runtime`.
+   *
+   * ```js
+   * const handle = token.cHandle() // pass to a native addon, which frees it when done
+   * ```
+   */
+  cHandle(): bigint
+  /**
    * A number that `CancelToken.fromShared(n)` turns back into this same token on any
    * thread (post it to a `worker_threads` Worker). Valid while this object is alive.
    */
@@ -206,6 +218,18 @@ export declare class WaitGroup {
   add(delta?: number | undefined | null): void
   /** Decrements the counter by one. Throws `GOGROUP_NEGATIVE_COUNTER` if it is zero. */
   done(): void
+  /**
+   * A new C handle (`gogroup_wait_group *`, as a `bigint` address) to this same counter, for
+   * native code linked against `libgogroup` (or any other copy of gogroup in the process):
+   * its threads can `add`/`done`/`wait`, and `done()` there resolves `wait()` here. Each call
+   * makes a new handle that the native side owns and releases exactly once with
+   * `gogroup_wait_group_free`. See `examples/cross-runtime`.
+   *
+   * ```js
+   * const handle = wg.cHandle() // pass to a native addon, which frees it when done
+   * ```
+   */
+  cHandle(): bigint
   /** The current counter. */
   get count(): number
   /**

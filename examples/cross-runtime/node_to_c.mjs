@@ -173,10 +173,6 @@ async function cThreadCancelsJsToken() {
   console.log(`   reason = ${reason?.name}(${JSON.stringify(reason?.message)}), code ${reason?.code}; signal aborted; the 2 C pollers saw it too`)
 }
 
-if (typeof CancelToken.prototype.cHandle !== 'function' || typeof WaitGroup.prototype.cHandle !== 'function') {
-  console.log('node_to_c: SKIPPED: the Node binding has no CancelToken#cHandle() / WaitGroup#cHandle() yet (issue 6)')
-  process.exit(0)
-}
 await doneResolvesPromise()
 await cancelStopsCThreads()
 await cThreadCancelsJsToken()

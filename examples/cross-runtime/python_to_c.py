@@ -294,12 +294,6 @@ async def main_async() -> None:
 
 
 def main() -> int:
-    if not hasattr(gogroup.CancelToken, "c_handle") or not hasattr(gogroup.WaitGroup, "c_handle"):
-        print(
-            "python_to_c: SKIPPED: the Python binding has no CancelToken.c_handle() /"
-            " WaitGroup.c_handle() yet (issue 6)"
-        )
-        return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--sigint-child":
         return sigint_child()
     asyncio.run(main_async())

@@ -427,6 +427,20 @@ impl CancelToken {
         })
     }
 
+    /// A new C handle (`gogroup_cancel_token *`, as a `bigint` address) to this same token, for
+    /// native code linked against `libgogroup` (or any other copy of gogroup in the process):
+    /// its threads can wait on it, poll it and cancel it, and a cancel on either side is seen on
+    /// the other. Each call makes a new handle that the native side owns and releases exactly
+    /// once with `gogroup_cancel_token_free`. See `examples/cross-runtime`.
+    ///
+    /// ```js
+    /// const handle = token.cHandle() // pass to a native addon, which frees it when done
+    /// ```
+    #[napi(js_name = "cHandle", catch_unwind)]
+    pub fn c_handle(&self) -> BigInt {
+        BigInt::from(gogroup_ffi::cancel_token_into_c(self.inner.clone()) as usize as u64)
+    }
+
     /// A number that `CancelToken.fromShared(n)` turns back into this same token on any
     /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
     #[napi(catch_unwind)]

@@ -70,6 +70,20 @@ impl WaitGroup {
         errors::map(&env, r)
     }
 
+    /// A new C handle (`gogroup_wait_group *`, as a `bigint` address) to this same counter, for
+    /// native code linked against `libgogroup` (or any other copy of gogroup in the process):
+    /// its threads can `add`/`done`/`wait`, and `done()` there resolves `wait()` here. Each call
+    /// makes a new handle that the native side owns and releases exactly once with
+    /// `gogroup_wait_group_free`. See `examples/cross-runtime`.
+    ///
+    /// ```js
+    /// const handle = wg.cHandle() // pass to a native addon, which frees it when done
+    /// ```
+    #[napi(js_name = "cHandle", catch_unwind)]
+    pub fn c_handle(&self) -> BigInt {
+        BigInt::from(gogroup_ffi::wait_group_into_c(self.inner.clone()) as usize as u64)
+    }
+
     /// The current counter.
     #[napi(getter, catch_unwind)]
     pub fn count(&self) -> u32 {

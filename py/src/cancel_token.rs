@@ -396,6 +396,27 @@ impl CancelToken {
         Err(pyerr)
     }
 
+    /// A new C handle (``gogroup_cancel_token *``, as an ``int``) to this same token, for C code
+    /// linked against ``libgogroup`` — or any other copy of gogroup in the process: its
+    /// threads can wait on it, poll it and cancel it, and a cancel on either side is seen on
+    /// the other. Each call makes a new handle that the caller owns and releases exactly once
+    /// with ``gogroup_cancel_token_free`` (from any copy). See ``examples/cross-runtime``.
+    ///
+    /// Example:
+    ///     >>> import ctypes, gogroup
+    ///     >>> lib = ctypes.CDLL(gogroup._gogroup.__file__)  # this module exports the C API too
+    ///     >>> token = gogroup.CancelToken()
+    ///     >>> h = ctypes.c_void_p(token.c_handle())
+    ///     >>> lib.gogroup_cancel_token_cancel(h)  # GOGROUP_RESULT_OK
+    ///     0
+    ///     >>> token.is_cancelled()
+    ///     True
+    ///     >>> lib.gogroup_cancel_token_free.restype = None  # returns void
+    ///     >>> lib.gogroup_cancel_token_free(h)
+    fn c_handle(&self) -> usize {
+        gogroup_ffi::cancel_token_into_c(self.inner.clone()) as usize
+    }
+
     /// A file descriptor that becomes readable when the token is cancelled, for ``selectors``,
     /// ``select`` and ``loop.add_reader``. Owned by this object (closed with it): poll it, do
     /// not read or close it.

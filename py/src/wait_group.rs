@@ -86,6 +86,29 @@ impl WaitGroup {
         self.inner.done().map_err(|e| to_pyerr(py, &e))
     }
 
+    /// A new C handle (``gogroup_wait_group *``, as an ``int``) to this same counter, for C
+    /// code linked against ``libgogroup`` — or any other copy of gogroup in the process: its
+    /// threads can ``add``/``done``/``wait``, and ``done()`` there resolves ``wait()`` and
+    /// ``await wait_async()`` here. Each call makes a new handle that the caller owns and
+    /// releases exactly once with ``gogroup_wait_group_free`` (from any copy). See
+    /// ``examples/cross-runtime``.
+    ///
+    /// Example:
+    ///     >>> import ctypes, gogroup
+    ///     >>> lib = ctypes.CDLL(gogroup._gogroup.__file__)  # this module exports the C API too
+    ///     >>> wg = gogroup.WaitGroup()
+    ///     >>> wg.add(1)
+    ///     >>> h = ctypes.c_void_p(wg.c_handle())
+    ///     >>> lib.gogroup_wait_group_done(h)  # GOGROUP_RESULT_OK
+    ///     0
+    ///     >>> wg.wait(timeout=10)
+    ///     True
+    ///     >>> lib.gogroup_wait_group_free.restype = None  # returns void
+    ///     >>> lib.gogroup_wait_group_free(h)
+    fn c_handle(&self) -> usize {
+        gogroup_ffi::wait_group_into_c(self.inner.clone()) as usize
+    }
+
     /// The current counter.
     ///
     /// Example:
