@@ -112,6 +112,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 		fi
 	done
 done
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" # before the scale runs' 10,000 threads
 if [[ "$SCALE" == 1 ]]; then
 	scale_args=()
 	if [[ "$QUICK" == 1 ]]; then scale_args+=(--quick); fi
@@ -122,7 +123,6 @@ if [[ "$SCALE" == 1 ]]; then
 	"$go_bin" --scale "${scale_args[@]}" >>"$tmp"
 fi
 finished="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 mv "$tmp" "$out"
 trap - EXIT
 

@@ -264,7 +264,7 @@ def summarize(all_rows: list[dict], meta: dict, plots_dir: str) -> str:
                f"p-limit {meta.get('p_limit', 'unknown')}")
     if meta.get("loadavg_before"):
         out.append(f"- Load average (1/5/15 min) before: {meta['loadavg_before']}; "
-                   f"after: {meta.get('loadavg_after', 'unknown')}")
+                   f"after the rounds: {meta.get('loadavg_after', 'unknown')}")
     out.append(f"- Rounds: {len(rounds)}" + (f" (filter `{meta['filter']}`)" if meta.get("filter") else ""))
     out.append("- Each measurement: warm up while sizing the iteration count, then one timed run of "
                f"about {'10' if quick else meta.get('target_ms', 150)} ms (the same plain harness in every "
@@ -394,6 +394,14 @@ def summarize(all_rows: list[dict], meta: dict, plots_dir: str) -> str:
                "that cost is included, as Go's errgroup has no such argument.")
     out.append("- Memory: the Rust binary uses the default system allocator, Go its own allocator and "
                "garbage collector; allocation costs are part of what each side measures.")
+    out.append("- Hand-off shapes (`wg_actually_wait_2t`, `errgroup_go_wait_limit2`, the limit-64 "
+               "sweep below): one thread blocks until another runs a task. gogroup's pool is OS "
+               "threads, so each hand-off goes through the kernel's scheduler; when other processes "
+               "compete for the 2 cores these shapes slow down by 10-100x for gogroup and the Rust "
+               "peers, while Go hands goroutines off inside its own scheduler and hardly moves. The "
+               "per-round min-max shows how much. (Checked on 2026-11-28: the bench built from an "
+               "older core, 0d4502a, degraded the same way under the same load, so this is the "
+               "machine, not a regression.)")
     out.append("- `token_cancel_100_children` times the whole tree: creating the root and its 100 children, "
                "cancelling the root, and (Rust) dropping the handles; Go's garbage collection of the "
                "tree happens inside the timed loop as it would in a program.")
@@ -523,7 +531,9 @@ def latency_section(all_rows: list[dict]) -> list[str]:
         ratio = ""
         if "ratio" in e:
             ratio = f"{fmt_ratio(e['ratio'])} ({fmt_ratio(e['ratio_min'])}–{fmt_ratio(e['ratio_max'])})"
-            if e["ratio"] > 1:
+            if e["ratio_min"] < 1 < e["ratio_max"]:
+                ratio += " rounds disagree: a tie"
+            elif e["ratio"] > 1:
                 ratio += " **gogroup slower**"
         name = f"**{e['impl']}**" if e["subject"] else e["impl"]
         out.append(f"| `{e['case']}` | {LANG_NAME.get(e['lang'], e['lang'])} | {name} "
