@@ -2,7 +2,8 @@
 """Runs every conformance driver on every scenario and prints the matrix.
 
 A driver is a program that takes scenario files as arguments and prints one JSON line per
-scenario: {"scenario": NAME, "status": "pass" | "fail" | "departure", "detail": TEXT, "ms": N}.
+scenario: {"scenario": NAME, "status": "pass" | "fail" | "departure" | "unsupported",
+"detail": TEXT, "ms": N} ("unsupported" also names the "features" its binding cannot express).
 Adding a runtime is adding its driver and one line to DRIVERS below (and its build to
 mk/conformance.mk). See conformance/README.md.
 
@@ -18,7 +19,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +31,69 @@ class Driver:
     name: str
     command: tuple[str, ...]  # relative paths are relative to the repository root
     reference: bool = False  # Go: runs the "go" overrides, reports "departure"
+    # Features the runtime's binding cannot express, and why. A driver that meets one reports
+    # "unsupported" naming it; the cell is "n/a" and the reason is printed under the matrix.
+    # A feature not listed here is a FAIL: nothing is skipped silently.
+    unsupported: dict[str, str] = field(default_factory=dict)
+    # Scenarios on which the runtime's binding is known to differ from the scenario (a bug or
+    # a gap to fix in the binding, never in the scenario): a failure is "differs", printed
+    # with its detail under the matrix; once it passes, remove the entry.
+    known: dict[str, str] = field(default_factory=dict)
 
+
+C_UNSUPPORTED = {
+    "task.panics": "a C task cannot panic: gogroup_task_fn returns a code, gogroup_fn returns nothing, "
+    "and unwinding out of a C callback is undefined (no GOGROUP_RESULT_PANIC can come from a C task)",
+    "result.message": "calls that return only a gogroup_result give no message to compare "
+    "(the kind is checked; messages exist only for causes and task errors)",
+    "token.dependents": "the C API has no observation of a token's dependents "
+    "(no gogroup_cancel_token_dependents)",
+    "token.deadline_cause": "the C API has no deadline or timeout with a cause "
+    "(no gogroup_cancel_token_with_deadline_cause / _with_timeout_cause)",
+}
+NODE_UNSUPPORTED = {
+    "eg.plain": "Node's ErrGroup is always Go's WithContext: there is no plain (zero) group whose "
+    "errors cancel nothing",
+    "eg.task_panics": "Node's ErrGroup has no task panic: a throw is the task's error",
+    "wg.task_panics": "Node's WaitGroup.go reports nothing from wait(): a rejected async task only "
+    "decrements the counter (a synchronous throw is rethrown by go() itself)",
+    "eg.wait_bounded": "Node's ErrGroup.wait() takes no timeout and no token",
+    "eg.observe": "Node's ErrGroup exposes no active count, limit or recorded errors",
+    "eg.go_on_full_limit": "Node's ErrGroup.go never waits for a slot: it queues the task and returns at once",
+    "eg.limit_zero": "Node's ErrGroup takes no limit of 0 (nothing may start)",
+    "eg.shutdown_cause": "Node's ErrGroup.shutdown takes no cause",
+    "token.dependents": "Node's CancelToken exposes no dependents count",
+    "token.deadline_cause": "Node's withTimeout / withDeadline take no cause",
+}
 
 # One line per runtime. The build of each lives in mk/conformance.mk.
 DRIVERS = [
     Driver("go", ("target/conformance/go-driver",), reference=True),
     Driver("rust", ("target/conformance/release/gogroup-conformance",)),
+    Driver("c", ("target/conformance/c-driver",), unsupported=C_UNSUPPORTED),
+    Driver(
+        "python",
+        (".venv/bin/python", "conformance/drivers/python/driver.py"),
+        unsupported={
+            "eg.task_panics": "Python's ErrGroup has no task panic: every exception a task raises "
+            "is its error, so a plain group's token is not cancelled by it",
+        },
+        known={
+            "token_earlier_parent_deadline_governs": "CancelToken.deadline converts core's Instant "
+            "with two clock reads (py/src/time.rs monotonic_from_instant), so two tokens with the "
+            "same deadline, or one read twice, differ by some nanoseconds",
+        },
+    ),
+    Driver(
+        "node",
+        ("node", "conformance/drivers/node/driver.mjs"),
+        unsupported=NODE_UNSUPPORTED,
+        known={
+            "eg_task_may_start_tasks": "ErrGroup.go called from a task before its first await (while "
+            "the outer go is still on the stack) throws 'The same native value cannot be borrowed "
+            "mutably while another borrow is active' (napi-rs &mut self in node/src/err_group.rs)",
+        },
+    ),
 ]
 
 # Every op a scenario may use (conformance/README.md); a typo fails here, once, for every driver.
@@ -142,7 +200,7 @@ def load_scenarios(pattern: str | None) -> list[tuple[Path, dict]]:
 
 def run_driver(driver: Driver, scenarios: list[tuple[Path, dict]]) -> dict[str, dict]:
     """Runs one driver over the scenarios; a driver that dies is restarted after the culprit."""
-    command = [str(ROOT / c) if (ROOT / c).exists() else c for c in driver.command]
+    command = [str(ROOT / c) if (ROOT / c).is_file() else c for c in driver.command]
     results: dict[str, dict] = {}
     pending = [p for p, _ in scenarios]
     while pending:
@@ -185,7 +243,15 @@ def cell(driver: Driver, sc: dict, r: dict | None) -> tuple[str, str]:
     status = r.get("status")
     departure = sc.get("departure") is not None
     if status == "fail":
+        if sc["name"] in driver.known:
+            return "differs", r.get("detail", "")
         return "FAIL", r.get("detail", "")
+    if status == "unsupported" and not driver.reference:
+        features = r.get("features") or []
+        undeclared = [f for f in features if f not in driver.unsupported]
+        if features and not undeclared:
+            return "n/a", r.get("detail", "")
+        return "FAIL", f"unsupported {undeclared or '(no feature named)'}, not declared in run.py: {r.get('detail', '')}"
     if status == "pass" and not (departure and driver.reference):
         return "pass", ""
     if status == "departure" and departure and driver.reference:
@@ -222,6 +288,8 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     failures, slow, counts = [], [], {d.name: {} for d in drivers}
+    not_applicable: dict[tuple[str, str], list[str]] = {}
+    differs: list[str] = []
     for _, sc in scenarios:
         row = sc["name"].ljust(width)
         for d in drivers:
@@ -231,6 +299,13 @@ def main() -> int:
             row += f"  {text:<10}"
             if text == "FAIL":
                 failures.append(f"{sc['name']} [{d.name}]: {why}")
+            elif text == "n/a":
+                for feature in r.get("features", []):
+                    not_applicable.setdefault((d.name, feature), []).append(sc["name"])
+            elif text == "pass" and sc["name"] in d.known:
+                differs.append(f"{sc['name']} [{d.name}]: passed this time (fixed? remove it from known)")
+            elif text == "differs":
+                differs.append(f"{sc['name']} [{d.name}]: {d.known[sc['name']]}\n      observed: {why}")
             if r and r.get("ms", 0) > SLOW_MS:
                 slow.append(f"{sc['name']} [{d.name}]: {r['ms']} ms")
         print(row.rstrip())
@@ -238,6 +313,16 @@ def main() -> int:
     for d in drivers:
         summary = ", ".join(f"{v} {k}" for k, v in sorted(counts[d.name].items()))
         print(f"{d.name}: {summary}")
+    if not_applicable:
+        print("\nn/a (the binding cannot express a feature the scenario uses; see DRIVERS in run.py):")
+        by_name = {d.name: d for d in drivers}
+        for (name, feature), names in not_applicable.items():
+            print(f"  [{name}] {feature}: {by_name[name].unsupported[feature]}")
+            print(f"      {', '.join(names)}")
+    if differs:
+        print("\ndiffers (known differences of a binding, to fix there; see DRIVERS in run.py):")
+        for f in differs:
+            print(f"  {f}")
     if slow:
         print(f"\nslow (over {SLOW_MS} ms; not a failure, but usually a late wake-up):")
         for s in slow:
