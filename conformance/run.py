@@ -78,21 +78,11 @@ DRIVERS = [
             "eg.task_panics": "Python's ErrGroup has no task panic: every exception a task raises "
             "is its error, so a plain group's token is not cancelled by it",
         },
-        known={
-            "token_earlier_parent_deadline_governs": "CancelToken.deadline converts core's Instant "
-            "with two clock reads (py/src/time.rs monotonic_from_instant), so two tokens with the "
-            "same deadline, or one read twice, differ by some nanoseconds",
-        },
     ),
     Driver(
         "node",
         ("node", "conformance/drivers/node/driver.mjs"),
         unsupported=NODE_UNSUPPORTED,
-        known={
-            "eg_task_may_start_tasks": "ErrGroup.go called from a task before its first await (while "
-            "the outer go is still on the stack) throws 'The same native value cannot be borrowed "
-            "mutably while another borrow is active' (napi-rs &mut self in node/src/err_group.rs)",
-        },
     ),
 ]
 

@@ -182,3 +182,33 @@ test('wait is pending while a task runs', async () => {
   open()
   await alive(w)
 })
+
+test('a task may start tasks and read its token before its first await (found by the conformance suite)', async () => {
+  const g = new ErrGroup()
+  let n = 0
+  g.go((token) => {
+    n++
+    assert.equal(token.signal.aborted, false) // the token object, reached from inside go
+    g.go(() => {
+      n++
+      g.go(async () => {
+        n++
+      })
+    })
+    assert.equal(g.tryGo(() => { n++ }), true)
+  })
+  await g.wait()
+  assert.equal(n, 4)
+})
+
+test('an onCancel callback may read the token it runs for', async () => {
+  const t = new CancelToken()
+  let seen
+  t.onCancel(() => {
+    seen = t.signal.aborted
+    t.share() // any method, inside the callback
+  })
+  t.cancel()
+  await t.whenCancelled()
+  assert.equal(seen, true)
+})

@@ -6,6 +6,7 @@
 //! `AbortController` behind `token.signal` (creating one costs what an AbortController costs,
 //! so a token that is never asked for its signal never pays for it).
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -151,16 +152,18 @@ pub struct CancelToken {
     pub(crate) inner: gogroup::CancelToken,
     /// Allocated on first use: most tokens are cancelled and dropped without being asked why.
     reason: std::cell::OnceCell<ReasonCache>,
-    controller: Option<(HostValue, gogroup::Registration)>,
-    shares: Vec<i64>,
+    /// Interior mutability: every method takes `&self`, so that a callback running inside one
+    /// method (a task, an `onCancel` callback) may call another on the same object.
+    controller: RefCell<Option<(HostValue, gogroup::Registration)>>,
+    shares: RefCell<Vec<i64>>,
 }
 
 impl Drop for CancelToken {
     fn drop(&mut self) {
-        if let Some((_, reg)) = self.controller.take() {
+        if let Some((_, reg)) = self.controller.get_mut().take() {
             reg.stop();
         }
-        share::unregister(&self.shares);
+        share::unregister(self.shares.get_mut());
     }
 }
 
@@ -170,8 +173,8 @@ impl CancelToken {
         CancelToken {
             inner,
             reason: std::cell::OnceCell::new(),
-            controller: None,
-            shares: Vec::new(),
+            controller: RefCell::new(None),
+            shares: RefCell::new(Vec::new()),
         }
     }
 
@@ -350,9 +353,10 @@ impl CancelToken {
     /// A real `AbortSignal`, aborted with the same reason when this token is cancelled (for
     /// `fetch`, streams, timers and every API that takes a `signal`). Created on first use.
     #[napi(getter, catch_unwind, ts_return_type = "AbortSignal")]
-    pub fn signal(&mut self, env: Env) -> Result<Raw> {
+    pub fn signal(&self, env: Env) -> Result<Raw> {
         let raw = env.raw();
-        if let Some(c) = self.controller.as_ref().and_then(|(c, _)| c.get()) {
+        let existing = self.controller.borrow().as_ref().and_then(|(c, _)| c.get());
+        if let Some(c) = existing {
             return host::call_helper(raw, c"signalOf", &[c]).map(Raw);
         }
         let controller = host::call_helper(raw, c"controller", &[])?;
@@ -370,7 +374,7 @@ impl CancelToken {
                 report_exception(env);
             })
         });
-        self.controller = Some((kept, reg));
+        *self.controller.borrow_mut() = Some((kept, reg));
         host::drain(raw); // an already-cancelled token aborts its new signal right here
         host::call_helper(raw, c"signalOf", &[controller]).map(Raw)
     }
@@ -444,9 +448,9 @@ impl CancelToken {
     /// A number that `CancelToken.fromShared(n)` turns back into this same token on any
     /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
     #[napi(catch_unwind)]
-    pub fn share(&mut self) -> i64 {
+    pub fn share(&self) -> i64 {
         let id = share::register(share::Entry::Token(self.inner.clone()));
-        self.shares.push(id);
+        self.shares.borrow_mut().push(id);
         id
     }
 

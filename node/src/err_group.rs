@@ -7,7 +7,7 @@
 //! value. The binding attaches its own handlers to each task's promise, so a failing task never
 //! produces an unhandled rejection.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use napi::bindgen_prelude::*;
@@ -34,7 +34,7 @@ pub struct ErrGroup {
     inner: gogroup::ErrGroup,
     collect_all: bool,
     /// The JS `CancelToken` handed to tasks (created on first use, then always the same).
-    token: Option<HostValue>,
+    token: RefCell<Option<HostValue>>,
     /// `go` calls still waiting for a slot (core's `start_queued`, so `wait()` counts them):
     /// while any wait, later `go` calls queue behind them and `tryGo` refuses.
     queued_n: Rc<Cell<usize>>,
@@ -52,12 +52,14 @@ fn get_opt(o: &Object, key: &str) -> Result<Option<sys::napi_value>> {
 }
 
 impl ErrGroup {
-    fn token_object(&mut self, env: &Env) -> Result<sys::napi_value> {
-        if let Some(v) = self.token.as_ref().and_then(HostValue::get) {
+    /// `&self`, as every method a task may call: a task runs inside `go`, and may call `go`
+    /// again (napi-rs refuses a second borrow of a `&mut self` method's object).
+    fn token_object(&self, env: &Env) -> Result<sys::napi_value> {
+        if let Some(v) = self.token.borrow().as_ref().and_then(HostValue::get) {
             return Ok(v);
         }
         let v = CancelToken::js_object(env, self.inner.token().clone())?;
-        self.token = Some(HostValue::new(env.raw(), v)?);
+        *self.token.borrow_mut() = Some(HostValue::new(env.raw(), v)?);
         Ok(v)
     }
 }
@@ -140,7 +142,7 @@ impl ErrGroup {
         Ok(ErrGroup {
             inner: b.build(),
             collect_all,
-            token: None,
+            token: RefCell::new(None),
             queued_n: Rc::new(Cell::new(0)),
             signal_listener,
         })
@@ -149,7 +151,7 @@ impl ErrGroup {
     /// The group's token: cancelled by the first failure (with it as the reason), by a parent
     /// token or signal, by `shutdown()`, and when `wait()` settles. Tasks receive it.
     #[napi(getter, catch_unwind, ts_return_type = "CancelToken")]
-    pub fn token(&mut self, env: Env) -> Result<Raw> {
+    pub fn token(&self, env: Env) -> Result<Raw> {
         self.token_object(&env).map(Raw)
     }
 
@@ -157,7 +159,7 @@ impl ErrGroup {
     /// `fn` may be sync or async; a throw or a rejection is the task's error. If the group's
     /// token is cancelled while `fn` waits for a slot, `fn` never runs.
     #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
-    pub fn go(&mut self, env: Env, f: Unknown) -> Result<()> {
+    pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
         let raw = env.raw();
         let token = self.token_object(&env)?;
         if self.queued_n.get() == 0
@@ -188,7 +190,7 @@ impl ErrGroup {
 
     /// Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise.
     #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
-    pub fn try_go(&mut self, env: Env, f: Unknown) -> Result<bool> {
+    pub fn try_go(&self, env: Env, f: Unknown) -> Result<bool> {
         let raw = env.raw();
         let token = self.token_object(&env)?;
         if self.queued_n.get() > 0 {

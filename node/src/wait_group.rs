@@ -24,12 +24,12 @@ use crate::tasks::{self, Slot};
 #[derive(Debug)]
 pub struct WaitGroup {
     pub(crate) inner: gogroup::WaitGroup,
-    shares: Vec<i64>,
+    shares: std::cell::RefCell<Vec<i64>>,
 }
 
 impl Drop for WaitGroup {
     fn drop(&mut self) {
-        share::unregister(&self.shares);
+        share::unregister(self.shares.get_mut());
     }
 }
 
@@ -41,7 +41,7 @@ impl WaitGroup {
     pub fn new() -> WaitGroup {
         WaitGroup {
             inner: gogroup::WaitGroup::new(),
-            shares: Vec::new(),
+            shares: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -195,9 +195,9 @@ impl WaitGroup {
     /// A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
     /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
     #[napi(catch_unwind)]
-    pub fn share(&mut self) -> i64 {
+    pub fn share(&self) -> i64 {
         let id = share::register(share::Entry::WaitGroup(self.inner.clone()));
-        self.shares.push(id);
+        self.shares.borrow_mut().push(id);
         id
     }
 
@@ -208,7 +208,7 @@ impl WaitGroup {
         match share::lookup(shared) {
             Some(share::Entry::WaitGroup(wg)) => Ok(WaitGroup {
                 inner: wg,
-                shares: Vec::new(),
+                shares: std::cell::RefCell::new(Vec::new()),
             }),
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }

@@ -7,6 +7,7 @@
 //! (`Python::detach`), and call `check_signals` between slices: Ctrl-C raises
 //! `KeyboardInterrupt` within one slice, and the object waited on is untouched.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -38,35 +39,42 @@ pub(crate) fn monotonic() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// One `(Instant, time.monotonic())` pair read once: both are CLOCK_MONOTONIC, so the offset
+/// between them is fixed, and converting through one pair makes equal instants read as equal
+/// floats (two reads per conversion made the same deadline differ by nanoseconds).
+fn base() -> (Instant, f64) {
+    static BASE: OnceLock<(Instant, f64)> = OnceLock::new();
+    *BASE.get_or_init(|| (Instant::now(), monotonic()))
+}
+
 /// The core `Instant` for a `time.monotonic()` value (`None`: too far to represent, never).
 pub(crate) fn instant_from_monotonic(py: Python<'_>, at: f64) -> PyResult<Option<Instant>> {
     if at.is_nan() {
         return Err(invalid_argument(py, "deadline must be a number, not NaN"));
     }
-    let now = Instant::now();
-    let delta = at - monotonic();
+    let (base_instant, base_seconds) = base();
+    let delta = at - base_seconds;
     Ok(if delta >= 0.0 {
         Duration::try_from_secs_f64(delta)
             .ok()
-            .and_then(|d| now.checked_add(d))
+            .and_then(|d| base_instant.checked_add(d))
     } else {
         Some(
             Duration::try_from_secs_f64(-delta)
                 .ok()
-                .and_then(|d| now.checked_sub(d))
-                .unwrap_or(now),
+                .and_then(|d| base_instant.checked_sub(d))
+                .unwrap_or(base_instant),
         )
     })
 }
 
 /// The `time.monotonic()` value of a core `Instant`.
 pub(crate) fn monotonic_from_instant(at: Instant) -> f64 {
-    let now = Instant::now();
-    let base = monotonic();
-    if at >= now {
-        base + (at - now).as_secs_f64()
+    let (base_instant, base_seconds) = base();
+    if at >= base_instant {
+        base_seconds + (at - base_instant).as_secs_f64()
     } else {
-        base - (now - at).as_secs_f64()
+        base_seconds - (base_instant - at).as_secs_f64()
     }
 }
 

@@ -41,7 +41,9 @@ def test_after_cancel_and_wait_no_gogroup_thread_is_blocked_and_idle_ones_exit(
         "every gogroup thread exited",
         lambda: _gogroup._pool_stats()["live"] == 0 and not _gogroup._pool_stats()["timer_thread"],
     )
-    eventually("the process is back to its threads", lambda: os_threads() == baseline)
+    # At most the threads of before: a thread of an earlier test (not gogroup's) may have
+    # exited meanwhile; gogroup's own are all gone (checked just above).
+    eventually("the process is back to its threads", lambda: os_threads() <= baseline)
 
 
 def test_a_burst_of_go_calls_holding_the_gil_keeps_the_pool_small() -> None:
