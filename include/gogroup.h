@@ -266,6 +266,38 @@ gogroup_result gogroup_cancel_token_with_deadline(const gogroup_cancel_token *to
                                                   gogroup_cancel_token **child_out);
 
 /**
+ * `gogroup_cancel_token_with_timeout` with a cause (Go's `WithTimeoutCause`): when the
+ * timeout fires, `gogroup_cancel_token_err` says `DEADLINE_EXCEEDED` and
+ * `gogroup_cancel_token_cause` gives `CUSTOM`, `code` and a copy of `message`
+ * (NUL-terminated, copied before this returns; NULL: `NULL_ARGUMENT`, nothing created). A
+ * cancellation by hand before the deadline keeps its own cause. The caller owns
+ * `*child_out`. Any thread.
+ */
+gogroup_result gogroup_cancel_token_with_timeout_cause(const gogroup_cancel_token *token,
+                                                       uint64_t timeout_ms,
+                                                       int64_t code,
+                                                       const char *message,
+                                                       gogroup_cancel_token **child_out);
+
+/**
+ * `gogroup_cancel_token_with_deadline` with a cause (Go's `WithDeadlineCause`), as
+ * `gogroup_cancel_token_with_timeout_cause` is to `gogroup_cancel_token_with_timeout`.
+ */
+gogroup_result gogroup_cancel_token_with_deadline_cause(const gogroup_cancel_token *token,
+                                                        uint64_t deadline_ns,
+                                                        int64_t code,
+                                                        const char *message,
+                                                        gogroup_cancel_token **child_out);
+
+/**
+ * Writes to `*count_out` how many children, `any` tokens, registrations and waits currently
+ * depend on `token` (core's `dependents()`): a diagnostic, e.g. to check that cancelled or
+ * freed children and stopped registrations leave nothing behind. Any thread.
+ */
+gogroup_result gogroup_cancel_token_dependents(const gogroup_cancel_token *token,
+                                               size_t *count_out);
+
+/**
  * Creates a token cancelled as soon as any of the `n` tokens in `tokens` is, with that token's
  * cause. It leaves no trace in the inputs once freed or cancelled. `tokens` may be NULL only
  * when `n` is 0 (a token that is only cancelled by hand). The tokens may come from any copy of
@@ -507,6 +539,20 @@ gogroup_result gogroup_err_group_wait_timeout(const gogroup_err_group *group,
                                               char *message,
                                               size_t message_cap,
                                               size_t *message_len_out);
+
+/**
+ * Like `gogroup_err_group_wait`, but also returns when `token` (of any copy of gogroup) is
+ * cancelled first: then the result is the kind of `token`'s cause (`CANCELED`,
+ * `DEADLINE_EXCEEDED` or `CUSTOM`; read it with `gogroup_cancel_token_cause`), the outputs are
+ * not written, the tasks keep running and nothing is cancelled; nothing stays registered on
+ * `token` afterwards. Any thread that may block.
+ */
+gogroup_result gogroup_err_group_wait_token(const gogroup_err_group *group,
+                                            const gogroup_cancel_token *token,
+                                            int64_t *code_out,
+                                            char *message,
+                                            size_t message_cap,
+                                            size_t *message_len_out);
 
 /**
  * Writes to `*count_out` how many errors the group recorded: every task error with

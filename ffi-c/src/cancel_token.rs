@@ -375,6 +375,91 @@ pub unsafe extern "C" fn gogroup_cancel_token_with_deadline(
     })
 }
 
+/// `gogroup_cancel_token_with_timeout` with a cause (Go's `WithTimeoutCause`): when the
+/// timeout fires, `gogroup_cancel_token_err` says `DEADLINE_EXCEEDED` and
+/// `gogroup_cancel_token_cause` gives `CUSTOM`, `code` and a copy of `message`
+/// (NUL-terminated, copied before this returns; NULL: `NULL_ARGUMENT`, nothing created). A
+/// cancellation by hand before the deadline keeps its own cause. The caller owns
+/// `*child_out`. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gogroup_cancel_token_with_timeout_cause(
+    token: *const gogroup_cancel_token,
+    timeout_ms: u64,
+    code: i64,
+    message: *const c_char,
+    child_out: *mut *mut gogroup_cancel_token,
+) -> gogroup_result {
+    result(|| {
+        // SAFETY: forwarded, with the same arguments, to the copy that made the handle (if its
+        // table has this function).
+        let forward = |vt: &'static VTable| match vt.cancel_token_with_timeout_cause() {
+            Some(f) => unsafe { f(token, timeout_ms, code, message, child_out) },
+            None => gogroup_result::InvalidHandle,
+        };
+        // SAFETY: see `gogroup_cancel_token_clone`.
+        let this = unsafe { self::token(token, forward) }?;
+        // SAFETY: NULL or NUL-terminated, per the caller.
+        let cause = Error::custom(unsafe { read_message(message) }?).with_code(code);
+        new_handle(
+            child_out,
+            this.token
+                .with_timeout_cause(Duration::from_millis(timeout_ms), cause),
+        )
+    })
+}
+
+/// `gogroup_cancel_token_with_deadline` with a cause (Go's `WithDeadlineCause`), as
+/// `gogroup_cancel_token_with_timeout_cause` is to `gogroup_cancel_token_with_timeout`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gogroup_cancel_token_with_deadline_cause(
+    token: *const gogroup_cancel_token,
+    deadline_ns: u64,
+    code: i64,
+    message: *const c_char,
+    child_out: *mut *mut gogroup_cancel_token,
+) -> gogroup_result {
+    result(|| {
+        // SAFETY: as in `gogroup_cancel_token_with_timeout_cause`.
+        let forward = |vt: &'static VTable| match vt.cancel_token_with_deadline_cause() {
+            Some(f) => unsafe { f(token, deadline_ns, code, message, child_out) },
+            None => gogroup_result::InvalidHandle,
+        };
+        // SAFETY: see `gogroup_cancel_token_clone`.
+        let this = unsafe { self::token(token, forward) }?;
+        // SAFETY: NULL or NUL-terminated, per the caller.
+        let cause = Error::custom(unsafe { read_message(message) }?).with_code(code);
+        let child = match instant_from_ns(deadline_ns) {
+            Some(at) => this.token.with_deadline_cause(at, cause),
+            None => this.token.child(), // beyond Instant's range: no deadline at all
+        };
+        new_handle(child_out, child)
+    })
+}
+
+/// Writes to `*count_out` how many children, `any` tokens, registrations and waits currently
+/// depend on `token` (core's `dependents()`): a diagnostic, e.g. to check that cancelled or
+/// freed children and stopped registrations leave nothing behind. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gogroup_cancel_token_dependents(
+    token: *const gogroup_cancel_token,
+    count_out: *mut usize,
+) -> gogroup_result {
+    result(|| {
+        // SAFETY: forwarded, with the same arguments, to the copy that made the handle (if its
+        // table has this function).
+        let forward = |vt: &'static VTable| match vt.cancel_token_dependents() {
+            Some(f) => unsafe { f(token, count_out) },
+            None => gogroup_result::InvalidHandle,
+        };
+        // SAFETY: see `gogroup_cancel_token_clone`.
+        let this = unsafe { self::token(token, forward) }?;
+        let out = non_null(count_out)?;
+        // SAFETY: checked non-NULL, writable per the caller.
+        unsafe { write_out(out, this.token.dependents()) };
+        Ok(())
+    })
+}
+
 /// Creates a token cancelled as soon as any of the `n` tokens in `tokens` is, with that token's
 /// cause. It leaves no trace in the inputs once freed or cancelled. `tokens` may be NULL only
 /// when `n` is 0 (a token that is only cancelled by hand). The tokens may come from any copy of

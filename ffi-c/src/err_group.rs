@@ -377,6 +377,51 @@ pub unsafe extern "C" fn gogroup_err_group_wait_timeout(
     })
 }
 
+/// Like `gogroup_err_group_wait`, but also returns when `token` (of any copy of gogroup) is
+/// cancelled first: then the result is the kind of `token`'s cause (`CANCELED`,
+/// `DEADLINE_EXCEEDED` or `CUSTOM`; read it with `gogroup_cancel_token_cause`), the outputs are
+/// not written, the tasks keep running and nothing is cancelled; nothing stays registered on
+/// `token` afterwards. Any thread that may block.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gogroup_err_group_wait_token(
+    group: *const gogroup_err_group,
+    token: *const gogroup_cancel_token,
+    code_out: *mut i64,
+    message: *mut c_char,
+    message_cap: usize,
+    message_len_out: *mut usize,
+) -> gogroup_result {
+    result(|| {
+        // SAFETY: forwarded, with the same arguments, to the copy that made the handle (if its
+        // table has this function).
+        let forward = |vt: &'static VTable| match vt.err_group_wait_token() {
+            Some(f) => unsafe {
+                f(
+                    group,
+                    token,
+                    code_out,
+                    message,
+                    message_cap,
+                    message_len_out,
+                )
+            },
+            None => gogroup_result::InvalidHandle,
+        };
+        // SAFETY: see `gogroup_err_group_clone`.
+        let this = unsafe { mine::<ErrGroup>(group, forward) }?;
+        // SAFETY: `token` is NULL or a gogroup token handle, per the caller.
+        let observed = unsafe { crate::cancel_token::observe(token) }?;
+        let stop = observed.token();
+        match this.wait_until(None, Some(stop)) {
+            // The wait gave up on `token` (a task's error is never that very cause object).
+            Err(e) if stop.cause().is_some_and(|c| gogroup::Error::ptr_eq(&c, &e)) => {
+                Err(gogroup_result::from(&e))
+            }
+            r => report(r, code_out, message, message_cap, message_len_out),
+        }
+    })
+}
+
 /// Writes to `*count_out` how many errors the group recorded: every task error with
 /// `GOGROUP_COLLECT_ALL`, at most the first with `GOGROUP_COLLECT_FIRST`. Any thread.
 #[unsafe(no_mangle)]

@@ -88,6 +88,37 @@ pub struct VTable {
     pub(crate) err_group_shutdown:
         unsafe extern "C" fn(Eg, i64, *const c_char, u64, *mut usize) -> R,
     pub(crate) err_group_token: unsafe extern "C" fn(Eg, *mut *mut gogroup_cancel_token) -> R,
+    // Appended entries: reached through the accessors below, which check that the other
+    // copy's table is long enough (a copy built before an entry existed has a shorter table).
+    cancel_token_with_timeout_cause:
+        unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R,
+    cancel_token_with_deadline_cause:
+        unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R,
+    cancel_token_dependents: unsafe extern "C" fn(Tk, *mut usize) -> R,
+    err_group_wait_token: unsafe extern "C" fn(Eg, Tk, *mut i64, Msg, usize, *mut usize) -> R,
+}
+
+/// An accessor for an appended entry: `None` if the table (of another copy) ends before it.
+macro_rules! appended {
+    ($($name:ident: $ty:ty;)*) => {
+        impl VTable {
+            $(
+                pub(crate) fn $name(&self) -> Option<$ty> {
+                    let end = std::mem::offset_of!(VTable, $name) + std::mem::size_of::<$ty>();
+                    (self.size >= end).then_some(self.$name)
+                }
+            )*
+        }
+    };
+}
+
+appended! {
+    cancel_token_with_timeout_cause:
+        unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R;
+    cancel_token_with_deadline_cause:
+        unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R;
+    cancel_token_dependents: unsafe extern "C" fn(Tk, *mut usize) -> R;
+    err_group_wait_token: unsafe extern "C" fn(Eg, Tk, *mut i64, Msg, usize, *mut usize) -> R;
 }
 
 /// This copy's table.
@@ -134,6 +165,10 @@ pub(crate) static VTABLE: VTable = VTable {
     err_group_error_at: gogroup_err_group_error_at,
     err_group_shutdown: gogroup_err_group_shutdown,
     err_group_token: gogroup_err_group_token,
+    cancel_token_with_timeout_cause: gogroup_cancel_token_with_timeout_cause,
+    cancel_token_with_deadline_cause: gogroup_cancel_token_with_deadline_cause,
+    cancel_token_dependents: gogroup_cancel_token_dependents,
+    err_group_wait_token: gogroup_err_group_wait_token,
 };
 
 // SAFETY: the table is immutable data (function pointers and integers).

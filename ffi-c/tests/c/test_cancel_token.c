@@ -120,6 +120,75 @@ cleanup:
     return ok;
 }
 
+/* Go's WithTimeoutCause / WithDeadlineCause: the cause is used only when the deadline fires. */
+static int a_deadline_cause_is_recorded_when_it_fires_and_only_then(void) {
+    gogroup_cancel_token *root = NULL, *fired = NULL, *by_hand = NULL, *past = NULL;
+    gogroup_result kind = GOGROUP_RESULT_OK;
+    int64_t code = 0;
+    char message[32];
+    int ok = 0;
+    CHECK_OK(gogroup_cancel_token_new(&root));
+    CHECK_OK(gogroup_cancel_token_with_timeout_cause(root, 1, 504, "upstream too slow", &fired));
+    CHECK_OK(gogroup_cancel_token_with_timeout_cause(root, 3600000, 1, "never used", &by_hand));
+    CHECK_OK(gogroup_cancel_token_with_deadline_cause(root, 0, 7, "already late", &past));
+    CHECK_OK(gogroup_cancel_token_wait_timeout(fired, HANG_MS));
+    CHECK_RC(gogroup_cancel_token_err(fired), GOGROUP_RESULT_DEADLINE_EXCEEDED);
+    CHECK_OK(gogroup_cancel_token_cause(fired, &kind, &code, message, sizeof message, NULL));
+    CHECK(kind == GOGROUP_RESULT_CUSTOM && code == 504 &&
+          strcmp(message, "upstream too slow") == 0);
+    CHECK_RC(gogroup_cancel_token_err(past), GOGROUP_RESULT_DEADLINE_EXCEEDED);
+    CHECK_OK(gogroup_cancel_token_cause(past, &kind, &code, NULL, 0, NULL));
+    CHECK(kind == GOGROUP_RESULT_CUSTOM && code == 7);
+    CHECK_OK(gogroup_cancel_token_cancel(by_hand)); /* by hand first: its own cause */
+    CHECK_RC(gogroup_cancel_token_err(by_hand), GOGROUP_RESULT_CANCELED);
+    CHECK_OK(gogroup_cancel_token_cause(by_hand, &kind, NULL, NULL, 0, NULL));
+    CHECK(kind == GOGROUP_RESULT_CANCELED);
+    CHECK_RC(gogroup_cancel_token_with_timeout_cause(root, 1, 0, NULL, &past),
+             GOGROUP_RESULT_NULL_ARGUMENT);
+    ok = 1;
+cleanup:
+    gogroup_cancel_token_free(past);
+    gogroup_cancel_token_free(by_hand);
+    gogroup_cancel_token_free(fired);
+    gogroup_cancel_token_free(root);
+    return ok;
+}
+
+static void noop_cancel_fn(void *arg, gogroup_result cause, int64_t code, const char *message) {
+    (void)arg;
+    (void)cause;
+    (void)code;
+    (void)message;
+}
+
+/* dependents: children, registrations and waits on a token, back to 0 when they are gone. */
+static int dependents_count_children_and_registrations_and_return_to_zero(void) {
+    gogroup_cancel_token *root = NULL, *child = NULL;
+    gogroup_registration *reg = NULL;
+    size_t n = 99;
+    int ok = 0;
+    CHECK_OK(gogroup_cancel_token_new(&root));
+    CHECK_OK(gogroup_cancel_token_dependents(root, &n));
+    CHECK(n == 0);
+    CHECK_OK(gogroup_cancel_token_child(root, &child));
+    CHECK_OK(gogroup_cancel_token_on_cancel(root, noop_cancel_fn, NULL, NULL, &reg));
+    CHECK_OK(gogroup_cancel_token_dependents(root, &n));
+    CHECK(n == 2);
+    gogroup_cancel_token_free(child);
+    child = NULL;
+    CHECK_OK(gogroup_registration_stop(reg, NULL));
+    CHECK_OK(gogroup_cancel_token_dependents(root, &n));
+    CHECK(n == 0);
+    CHECK_RC(gogroup_cancel_token_dependents(root, NULL), GOGROUP_RESULT_NULL_ARGUMENT);
+    CHECK_RC(gogroup_cancel_token_dependents(NULL, &n), GOGROUP_RESULT_NULL_ARGUMENT);
+    ok = 1;
+cleanup:
+    gogroup_registration_free(reg);
+    gogroup_cancel_token_free(child);
+    gogroup_cancel_token_free(root);
+    return ok;
+}
+
 static int a_deadline_in_the_past_gives_a_cancelled_token(void) {
     gogroup_cancel_token *root = NULL, *t = NULL;
     int ok = 0;
@@ -435,6 +504,8 @@ int main(void) {
         TEST(cancelling_a_child_leaves_the_parent_alone_and_the_first_cancel_wins),
         TEST(cause_is_copied_like_snprintf_and_reports_the_needed_length),
         TEST(with_timeout_fires_deadline_exceeded),
+        TEST(a_deadline_cause_is_recorded_when_it_fires_and_only_then),
+        TEST(dependents_count_children_and_registrations_and_return_to_zero),
         TEST(a_deadline_in_the_past_gives_a_cancelled_token),
         TEST(any_is_cancelled_by_whichever_input_first_with_its_cause),
         TEST(after_func_runs_once_after_cancel_and_stop_then_returns_false),

@@ -107,6 +107,41 @@ cleanup:
     return ok;
 }
 
+/* ---- wait with a token: returns on the token, the group and its tasks untouched ------------- */
+
+static int wait_token_returns_on_the_token_and_leaves_the_group_running(void) {
+    gogroup_err_group *g = NULL;
+    gogroup_cancel_token *stop = NULL, *token = NULL;
+    struct gate permits;
+    size_t n = 99;
+    int64_t code = 0;
+    int ok = 0;
+    gate_init(&permits);
+    CHECK_OK(gogroup_cancel_token_new(&stop));
+    CHECK_OK(gogroup_err_group_new(&g));
+    CHECK_OK(gogroup_err_group_token(g, &token));
+    CHECK_OK(gogroup_err_group_go(g, take_permit, &permits, NULL));
+    CHECK_OK(gogroup_cancel_token_cancel_with(stop, 499, "client closed request"));
+    CHECK_RC(gogroup_err_group_wait_token(g, stop, &code, NULL, 0, NULL), GOGROUP_RESULT_CUSTOM);
+    CHECK(code == 0); /* outputs not written: the task has not failed */
+    CHECK(!gogroup_cancel_token_is_cancelled(token)); /* nothing cancelled */
+    CHECK_OK(gogroup_cancel_token_dependents(stop, &n));
+    CHECK(n == 0); /* nothing left registered on the token */
+    gate_post(&permits, 1);
+    CHECK_OK(gogroup_err_group_wait_token(g, token, &code, NULL, 0, NULL)); /* finished first */
+    ok = 1;
+cleanup:
+    if (!ok) {
+        gate_post(&permits, 1);
+        gogroup_err_group_wait(g, NULL, NULL, 0, NULL);
+    }
+    gogroup_err_group_free(g);
+    gogroup_cancel_token_free(token);
+    gogroup_cancel_token_free(stop);
+    gate_destroy(&permits);
+    return ok;
+}
+
 /* ---- Go's zero Group: errors cancel nothing; the first error is sticky --------------------- */
 
 static int zero_group_keeps_the_first_error_and_cancels_nothing(void) {
@@ -387,6 +422,7 @@ int main(void) {
     static const struct test_case tests[] = {
         TEST(first_error_cancels_the_token_with_that_error_as_cause),
         TEST(wait_cancels_the_token_even_on_success),
+        TEST(wait_token_returns_on_the_token_and_leaves_the_group_running),
         TEST(zero_group_keeps_the_first_error_and_cancels_nothing),
         TEST(try_go_respects_limits_42_then_1_then_0),
         TEST(changing_the_limit_while_busy_is_limit_in_use),
