@@ -46,10 +46,6 @@ C_UNSUPPORTED = {
     "and unwinding out of a C callback is undefined (no GOGROUP_RESULT_PANIC can come from a C task)",
     "result.message": "calls that return only a gogroup_result give no message to compare "
     "(the kind is checked; messages exist only for causes and task errors)",
-    "token.dependents": "the C API has no observation of a token's dependents "
-    "(no gogroup_cancel_token_dependents)",
-    "token.deadline_cause": "the C API has no deadline or timeout with a cause "
-    "(no gogroup_cancel_token_with_deadline_cause / _with_timeout_cause)",
 }
 NODE_UNSUPPORTED = {
     "eg.plain": "Node's ErrGroup is always Go's WithContext: there is no plain (zero) group whose "

@@ -292,7 +292,9 @@ gogroup_result gogroup_cancel_token_with_deadline_cause(const gogroup_cancel_tok
 /**
  * Writes to `*count_out` how many children, `any` tokens, registrations and waits currently
  * depend on `token` (core's `dependents()`): a diagnostic, e.g. to check that cancelled or
- * freed children and stopped registrations leave nothing behind. Any thread.
+ * freed children and stopped registrations leave nothing behind. This handle's own watches
+ * (set up by `gogroup_cancel_token_is_cancelled` and `gogroup_cancel_token_fd`) are not
+ * counted; those of other handles to the same token are. Any thread.
  */
 gogroup_result gogroup_cancel_token_dependents(const gogroup_cancel_token *token,
                                                size_t *count_out);

@@ -438,7 +438,9 @@ pub unsafe extern "C" fn gogroup_cancel_token_with_deadline_cause(
 
 /// Writes to `*count_out` how many children, `any` tokens, registrations and waits currently
 /// depend on `token` (core's `dependents()`): a diagnostic, e.g. to check that cancelled or
-/// freed children and stopped registrations leave nothing behind. Any thread.
+/// freed children and stopped registrations leave nothing behind. This handle's own watches
+/// (set up by `gogroup_cancel_token_is_cancelled` and `gogroup_cancel_token_fd`) are not
+/// counted; those of other handles to the same token are. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gogroup_cancel_token_dependents(
     token: *const gogroup_cancel_token,
@@ -454,8 +456,23 @@ pub unsafe extern "C" fn gogroup_cancel_token_dependents(
         // SAFETY: see `gogroup_cancel_token_clone`.
         let this = unsafe { self::token(token, forward) }?;
         let out = non_null(count_out)?;
+        // Not counting this handle's own watches (the state cell set up by
+        // `gogroup_cancel_token_is_cancelled`, the fd of `gogroup_cancel_token_fd`): they are
+        // registrations of the handle, not of the program; a cancelled token has let them go.
+        let own = if this.token.is_cancelled() {
+            0
+        } else {
+            usize::from(this.cell.get().is_some())
+                + usize::from(
+                    this.watch
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .is_some(),
+                )
+        };
+        let n = this.token.dependents().saturating_sub(own);
         // SAFETY: checked non-NULL, writable per the caller.
-        unsafe { write_out(out, this.token.dependents()) };
+        unsafe { write_out(out, n) };
         Ok(())
     })
 }

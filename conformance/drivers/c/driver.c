@@ -21,7 +21,7 @@
  *   inline on_cancel callback wakes it). gogroup_wait_group_wait_token has no timed form: it
  *   runs on a thread of its own so that the bound applies.
  * - What the C API cannot express is reported as "unsupported" with the feature's name (see
- *   run.py, C_UNSUPPORTED): a task panic, deadline causes and the messages or dependents the
+ *   run.py, C_UNSUPPORTED): a task panic and the messages the
  *   API does not expose. An observation the API lacks is skipped and named (the rest of the
  *   scenario still runs); a step it cannot perform ends the scenario.
  *
@@ -870,8 +870,17 @@ static int check_token(run *r, const json *st, outcome *o) {
                          (unsigned long long)want, (unsigned long long)deadline);
         }
     }
-    if (json_get(st, "dependents") != NULL) {
-        note_feature(r, "token.dependents", "the C API cannot observe a token's dependents");
+    const json *dependents = json_get(st, "dependents");
+    if (dependents != NULL) {
+        size_t n = 0;
+        gogroup_result drc = gogroup_cancel_token_dependents(t, &n);
+        if (drc != GOGROUP_RESULT_OK) {
+            return failf(o, "dependents: %s", gogroup_result_name(drc));
+        }
+        if ((int64_t)n != json_num(dependents, -1)) {
+            return failf(o, "want %lld dependents, got %zu", (long long)json_num(dependents, -1),
+                         n);
+        }
     }
     return OK;
 }
@@ -1009,13 +1018,13 @@ static int exec_step(run *r, const json *st, outcome *o) {
     } else if (strcmp(op, "token.with_timeout") == 0 || strcmp(op, "token.with_deadline") == 0) {
         gogroup_cancel_token *p;
         GET(p, tokens, "token", st, "parent");
-        if (json_get(st, "cause") != NULL) {
-            return unsupported(o, "token.deadline_cause",
-                               "the C API has no deadline or timeout with a cause");
-        }
+        const char *cause = json_str(json_get(st, "cause"));
+        named_error *why = cause != NULL ? named(r, cause) : NULL;
         if (strcmp(op, "token.with_timeout") == 0) {
-            rc = gogroup_cancel_token_with_timeout(
-                p, (uint64_t)json_num(json_get(st, "timeout_ms"), 0), &t);
+            uint64_t ms = (uint64_t)json_num(json_get(st, "timeout_ms"), 0);
+            rc = why != NULL
+                     ? gogroup_cancel_token_with_timeout_cause(p, ms, why->code, why->message, &t)
+                     : gogroup_cancel_token_with_timeout(p, ms, &t);
         } else {
             const char *d = sfield(st, "deadline");
             uint64_t now = gogroup_now_ns(), at;
@@ -1028,7 +1037,9 @@ static int exec_step(run *r, const json *st, outcome *o) {
             } else {
                 return failf(o, "deadline must be past, now or far, not %s", d);
             }
-            rc = gogroup_cancel_token_with_deadline(p, at, &t);
+            rc = why != NULL
+                     ? gogroup_cancel_token_with_deadline_cause(p, at, why->code, why->message, &t)
+                     : gogroup_cancel_token_with_deadline(p, at, &t);
         }
         return add_token(r, st, rc, t, o);
     } else if (strcmp(op, "token.any") == 0) {

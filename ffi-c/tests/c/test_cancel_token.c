@@ -168,6 +168,9 @@ static int dependents_count_children_and_registrations_and_return_to_zero(void) 
     size_t n = 99;
     int ok = 0;
     CHECK_OK(gogroup_cancel_token_new(&root));
+    int fd = -1;
+    CHECK(!gogroup_cancel_token_is_cancelled(root)); /* the handle's own watches: not counted */
+    CHECK_OK(gogroup_cancel_token_fd(root, &fd));
     CHECK_OK(gogroup_cancel_token_dependents(root, &n));
     CHECK(n == 0);
     CHECK_OK(gogroup_cancel_token_child(root, &child));
