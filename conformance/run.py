@@ -44,8 +44,6 @@ class Driver:
 C_UNSUPPORTED = {
     "task.panics": "a C task cannot panic: gogroup_task_fn returns a code, gogroup_fn returns nothing, "
     "and unwinding out of a C callback is undefined (no GOGROUP_RESULT_PANIC can come from a C task)",
-    "result.message": "calls that return only a gogroup_result give no message to compare "
-    "(the kind is checked; messages exist only for causes and task errors)",
 }
 NODE_UNSUPPORTED = {
     "eg.plain": "Node's ErrGroup is always Go's WithContext: there is no plain (zero) group whose "

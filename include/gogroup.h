@@ -595,6 +595,18 @@ gogroup_result gogroup_err_group_token(const gogroup_err_group *group,
                                        gogroup_cancel_token **token_out);
 
 /**
+ * The last non-OK result of a gogroup call on the calling thread, and its message.
+ *
+ * Returns that result (`GOGROUP_RESULT_OK` if no call on this thread has failed yet) and
+ * copies its message into `message` as snprintf does (at most `message_cap - 1` bytes and a
+ * NUL), writing the full length (without NUL) to `*message_len_out`; `message` may be NULL
+ * only if `message_cap` is 0, `message_len_out` may be NULL. For a core error this is core's
+ * text (for example `sync: negative WaitGroup counter`); for the C ABI's own results a
+ * generic description. Successful calls do not clear it. Any thread (per-thread record).
+ */
+gogroup_result gogroup_last_error(char *message, size_t message_cap, size_t *message_len_out);
+
+/**
  * The name of `result` as a static NUL-terminated string: `"OK"`, core's name for codes 1 to 8
  * (`"NEGATIVE_COUNTER"`…), `"NULL_ARGUMENT"`, `"INVALID_HANDLE"`, `"OS"`, or `"UNKNOWN"` for
  * any other value.

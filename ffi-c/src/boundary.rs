@@ -61,10 +61,14 @@ pub(crate) fn boundary<T: PanicOrDefault>(f: impl FnOnce() -> T) -> T {
 /// [`boundary`] for the usual body: `Ok(())` → `GOGROUP_RESULT_OK`, `Err(r)` → `r`.
 #[inline(always)]
 pub(crate) fn result(f: impl FnOnce() -> Result<(), gogroup_result>) -> gogroup_result {
-    boundary(|| match f() {
+    let r = boundary(|| match f() {
         Ok(()) => gogroup_result::Ok,
         Err(r) => r,
-    })
+    });
+    if r != gogroup_result::Ok {
+        crate::last_error::settle(r);
+    }
+    r
 }
 
 /// `Err(GOGROUP_RESULT_NULL_ARGUMENT)` if `p` is NULL.
@@ -144,7 +148,7 @@ pub(crate) unsafe fn write_error(
     // SAFETY: forwarded caller contract.
     unsafe {
         copy_message(e.message(), message, cap, len_out)?;
-        write_opt(kind_out, gogroup_result::from(e));
+        write_opt(kind_out, gogroup_result::from_kind(e.kind()));
         write_opt(code_out, e.app_code());
     }
     Ok(())

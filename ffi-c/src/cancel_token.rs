@@ -741,7 +741,7 @@ fn register(
         unsafe {
             f(
                 arg.ptr(),
-                gogroup_result::from(&cause),
+                gogroup_result::from_kind(cause.kind()),
                 cause.app_code(),
                 message.as_ptr(),
             )

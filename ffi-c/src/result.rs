@@ -97,13 +97,16 @@ impl gogroup_result {
 
 impl From<Error> for gogroup_result {
     fn from(e: Error) -> gogroup_result {
-        gogroup_result::from_kind(e.kind())
+        gogroup_result::from(&e)
     }
 }
 
 impl From<&Error> for gogroup_result {
+    /// Also leaves the error's message for `gogroup_last_error`.
     fn from(e: &Error) -> gogroup_result {
-        gogroup_result::from_kind(e.kind())
+        let r = gogroup_result::from_kind(e.kind());
+        crate::last_error::remember(r, e.to_string());
+        r
     }
 }
 

@@ -96,6 +96,7 @@ pub struct VTable {
         unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R,
     cancel_token_dependents: unsafe extern "C" fn(Tk, *mut usize) -> R,
     err_group_wait_token: unsafe extern "C" fn(Eg, Tk, *mut i64, Msg, usize, *mut usize) -> R,
+    last_error: unsafe extern "C" fn(Msg, usize, *mut usize) -> R,
 }
 
 /// An accessor for an appended entry: `None` if the table (of another copy) ends before it.
@@ -119,6 +120,7 @@ appended! {
         unsafe extern "C" fn(Tk, u64, i64, *const c_char, *mut *mut gogroup_cancel_token) -> R;
     cancel_token_dependents: unsafe extern "C" fn(Tk, *mut usize) -> R;
     err_group_wait_token: unsafe extern "C" fn(Eg, Tk, *mut i64, Msg, usize, *mut usize) -> R;
+    last_error: unsafe extern "C" fn(Msg, usize, *mut usize) -> R;
 }
 
 /// This copy's table.
@@ -169,6 +171,7 @@ pub(crate) static VTABLE: VTable = VTable {
     cancel_token_with_deadline_cause: gogroup_cancel_token_with_deadline_cause,
     cancel_token_dependents: gogroup_cancel_token_dependents,
     err_group_wait_token: gogroup_err_group_wait_token,
+    last_error: crate::last_error::gogroup_last_error,
 };
 
 // SAFETY: the table is immutable data (function pointers and integers).
@@ -219,13 +222,36 @@ pub(crate) unsafe fn mine<'a, T: Kind>(
     // SAFETY: forwarded caller contract.
     match unsafe { Handle::<T>::resolve(p) } {
         Ok(crate::handle::Resolved::Mine(v)) => Ok(v),
-        Ok(crate::handle::Resolved::Theirs(vt)) => Err(Stop {
-            result: forward(vt),
-            forwarded: true,
-        }),
+        Ok(crate::handle::Resolved::Theirs(vt)) => {
+            let result = forward(vt);
+            if result != gogroup_result::Ok {
+                copy_last_error(vt, result);
+            }
+            Err(Stop {
+                result,
+                forwarded: true,
+            })
+        }
         Err(e) => Err(Stop {
             result: e,
             forwarded: false,
         }),
     }
+}
+
+/// After a call forwarded to another copy failed: its message (in that copy's per-thread
+/// record) becomes ours, for `gogroup_last_error`.
+#[cold]
+fn copy_last_error(vt: &'static VTable, result: gogroup_result) {
+    let Some(last_error) = vt.last_error() else {
+        return;
+    };
+    let mut len = 0usize;
+    // SAFETY: the other copy's export; a NULL buffer with capacity 0 is allowed.
+    unsafe { last_error(std::ptr::null_mut(), 0, &mut len) };
+    let mut buf = vec![0u8; len + 1];
+    // SAFETY: `buf` is writable for `len + 1` bytes.
+    unsafe { last_error(buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut()) };
+    buf.truncate(len);
+    crate::last_error::remember(result, String::from_utf8_lossy(&buf).into_owned());
 }

@@ -21,9 +21,8 @@
  *   inline on_cancel callback wakes it). gogroup_wait_group_wait_token has no timed form: it
  *   runs on a thread of its own so that the bound applies.
  * - What the C API cannot express is reported as "unsupported" with the feature's name (see
- *   run.py, C_UNSUPPORTED): a task panic and the messages the
- *   API does not expose. An observation the API lacks is skipped and named (the rest of the
- *   scenario still runs); a step it cannot perform ends the scenario.
+ *   run.py, C_UNSUPPORTED): a task panic. An observation the API lacks is skipped and named (the
+ * rest of the scenario still runs); a step it cannot perform ends the scenario.
  *
  * Usage: c-driver [--bound-ms N] FILE.json...
  */
@@ -121,6 +120,17 @@ static error_value result_only(gogroup_result kind) {
     error_value e;
     memset(&e, 0, sizeof e);
     e.kind = kind;
+    return e;
+}
+
+/* The result of the C API call just made on this thread, with its message
+ * (gogroup_last_error). */
+static error_value api_result(gogroup_result kind) {
+    error_value e = result_only(kind);
+    if (kind != GOGROUP_RESULT_OK &&
+        gogroup_last_error(e.message, sizeof e.message, NULL) == kind) {
+        e.has_message = true;
+    }
     return e;
 }
 
@@ -837,7 +847,7 @@ static int check_token(run *r, const json *st, outcome *o) {
     }
     const json *want_err = json_get(st, "err");
     if (want_err != NULL) {
-        error_value e = result_only(gogroup_cancel_token_err(t));
+        error_value e = api_result(gogroup_cancel_token_err(t));
         if (match_err(r, want_err, &e, o) != OK) {
             prefix(o, "err: ");
             return FAILED;
@@ -962,7 +972,7 @@ static int exec_step(run *r, const json *st, outcome *o) {
         GET(wg, wgs, "wait group", st, "wg");
         rc = op[3] == 'a' ? gogroup_wait_group_add(wg, json_num(json_get(st, "delta"), 0))
                           : gogroup_wait_group_done(wg);
-        error_value e = result_only(rc);
+        error_value e = api_result(rc);
         return outcome_of(r, st, &e, o);
     } else if (strcmp(op, "wg.count") == 0) {
         GET(wg, wgs, "wait group", st, "wg");
@@ -997,9 +1007,9 @@ static int exec_step(run *r, const json *st, outcome *o) {
             }
             e = with_cause(rc, t);
         } else if (ms != NULL) {
-            e = result_only(gogroup_wait_group_wait_timeout(wg, (uint64_t)json_num(ms, 0)));
+            e = api_result(gogroup_wait_group_wait_timeout(wg, (uint64_t)json_num(ms, 0)));
         } else {
-            e = result_only(gogroup_wait_group_wait_timeout(wg, (uint64_t)r->bound_ms));
+            e = api_result(gogroup_wait_group_wait_timeout(wg, (uint64_t)r->bound_ms));
             if (e.kind == GOGROUP_RESULT_TIMEOUT) {
                 return hang(r, o);
             }
@@ -1155,8 +1165,7 @@ static int exec_step(run *r, const json *st, outcome *o) {
         return expect_bool(st, started, "try_go", o);
     } else if (strcmp(op, "eg.set_limit") == 0) {
         GET(g, groups, "group", st, "group");
-        error_value e =
-            result_only(gogroup_err_group_set_limit(g, json_num(json_get(st, "n"), -1)));
+        error_value e = api_result(gogroup_err_group_set_limit(g, json_num(json_get(st, "n"), -1)));
         return outcome_of(r, st, &e, o);
     } else if (strcmp(op, "eg.wait") == 0) {
         GET(g, groups, "group", st, "group");

@@ -28,6 +28,7 @@ struct copy {
     gogroup_result (*tk_with_timeout)(const gogroup_cancel_token *, uint64_t,
                                       gogroup_cancel_token **);
     gogroup_result (*tk_err)(const gogroup_cancel_token *);
+    gogroup_result (*last_error)(char *, size_t, size_t *);
     gogroup_result (*tk_cancel)(const gogroup_cancel_token *);
     gogroup_result (*tk_cancel_with)(const gogroup_cancel_token *, int64_t, const char *);
     bool (*tk_is_cancelled)(const gogroup_cancel_token *);
@@ -74,6 +75,7 @@ static bool load(struct copy *c, const char *path) {
     LOAD(c, tk_any, "gogroup_cancel_token_any");
     LOAD(c, tk_with_timeout, "gogroup_cancel_token_with_timeout");
     LOAD(c, tk_err, "gogroup_cancel_token_err");
+    LOAD(c, last_error, "gogroup_last_error");
     LOAD(c, tk_cancel, "gogroup_cancel_token_cancel");
     LOAD(c, tk_cancel_with, "gogroup_cancel_token_cancel_with");
     LOAD(c, tk_is_cancelled, "gogroup_cancel_token_is_cancelled");
@@ -282,6 +284,21 @@ cleanup:
     return ok;
 }
 
+/* A failure of a call forwarded to the other copy: its message comes back with it. */
+static int the_message_of_a_forwarded_failure_comes_back(void) {
+    gogroup_wait_group *wg = NULL;
+    char message[64];
+    int ok = 0;
+    CHECK_OK(a.wg_new(&wg));
+    CHECK_RC(b.wg_done(wg), GOGROUP_RESULT_NEGATIVE_COUNTER); /* B forwards to A */
+    CHECK_RC(b.last_error(message, sizeof message, NULL), GOGROUP_RESULT_NEGATIVE_COUNTER);
+    CHECK(strcmp(message, "sync: negative WaitGroup counter") == 0);
+    ok = 1;
+cleanup:
+    a.wg_free(wg);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s COPY_A.so COPY_B.so\n", argv[0]);
@@ -296,6 +313,7 @@ int main(int argc, char **argv) {
         TEST(a_token_of_one_copy_cancels_waits_and_objects_of_the_other),
         TEST(a_token_cancelled_by_one_copy_wakes_a_waiter_in_the_other),
         TEST(a_deadline_in_one_copy_is_a_deadline_in_the_other),
+        TEST(the_message_of_a_forwarded_failure_comes_back),
     };
     /* The libraries stay loaded: their pool threads may still be winding down. */
     return run_tests(__FILE__, tests, sizeof tests / sizeof tests[0]);

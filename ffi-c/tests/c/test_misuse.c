@@ -174,6 +174,32 @@ cleanup:
     return ok;
 }
 
+/* gogroup_last_error: core's message behind the last non-OK result on this thread. */
+static int last_error_gives_cores_message_for_the_last_failure_on_this_thread(void) {
+    gogroup_wait_group *wg = NULL;
+    char message[64];
+    size_t len = 0;
+    int ok = 0;
+    CHECK_OK(gogroup_wait_group_new(&wg));
+    CHECK_RC(gogroup_wait_group_done(wg), GOGROUP_RESULT_NEGATIVE_COUNTER);
+    CHECK_OK(gogroup_wait_group_add(wg, 1)); /* a success leaves the record alone */
+    CHECK_RC(gogroup_last_error(message, sizeof message, &len), GOGROUP_RESULT_NEGATIVE_COUNTER);
+    CHECK(strcmp(message, "sync: negative WaitGroup counter") == 0);
+    CHECK(len == strlen("sync: negative WaitGroup counter"));
+    char small[5];
+    CHECK_RC(gogroup_last_error(small, sizeof small, &len), GOGROUP_RESULT_NEGATIVE_COUNTER);
+    CHECK(strcmp(small, "sync") == 0 && len == strlen("sync: negative WaitGroup counter"));
+    CHECK_RC(gogroup_wait_group_add(NULL, 1), GOGROUP_RESULT_NULL_ARGUMENT); /* the ABI's own */
+    CHECK_RC(gogroup_last_error(message, sizeof message, NULL), GOGROUP_RESULT_NULL_ARGUMENT);
+    CHECK(strstr(message, "NULL") != NULL);
+    CHECK_RC(gogroup_last_error(NULL, 1, NULL), GOGROUP_RESULT_NULL_ARGUMENT); /* bad buffer */
+    CHECK_OK(gogroup_wait_group_done(wg));
+    ok = 1;
+cleanup:
+    gogroup_wait_group_free(wg);
+    return ok;
+}
+
 static int misuse_never_leaks_the_arg_of_a_refused_call(void) {
     gogroup_err_group *g = NULL;
     gogroup_cancel_token *t = NULL;
@@ -199,6 +225,7 @@ int main(void) {
         TEST(a_freed_handle_is_invalid_handle_and_double_free_is_ignored),
         TEST(a_handle_of_another_type_or_foreign_memory_is_invalid_handle),
         TEST(misuse_never_leaks_the_arg_of_a_refused_call),
+        TEST(last_error_gives_cores_message_for_the_last_failure_on_this_thread),
     };
     return run_tests(__FILE__, tests, sizeof tests / sizeof tests[0]);
 }
