@@ -232,6 +232,40 @@ impl CancelToken {
         tree::cancel(&self.node, Why::DeadlineExceeded, cause)
     }
 
+    /// The cause given to this token, but only if it is reachable through this handle alone:
+    /// no other handle to the token exists (no clone, child link, timer, registration or task
+    /// holds it) and nothing else holds the cause. `None` otherwise, and for a token that is
+    /// live or was cancelled without a cause. Never blocks (`None` if the token is busy).
+    ///
+    /// For bindings whose garbage collector must be told what an object holds: a Python
+    /// exception kept as a cause refers to its traceback, whose frames may refer back to the
+    /// token's Python object. That cycle runs through Rust, where the collector cannot see it;
+    /// reporting the cause from the one handle that alone reaches it lets the collector free
+    /// the cycle, while a cause shared with anything else is never reported (which would make
+    /// the collector free something still in use).
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Error};
+    /// let t = CancelToken::new();
+    /// t.cancel_with(Error::custom("stop"));
+    /// assert_eq!(t.sole_cause().unwrap().to_string(), "stop");
+    /// let other = t.clone(); // a second handle: the cause is shared now
+    /// assert!(t.sole_cause().is_none());
+    /// drop(other);
+    /// let cause = t.cause().unwrap(); // held elsewhere too
+    /// assert!(t.sole_cause().is_none());
+    /// drop(cause);
+    /// assert!(t.sole_cause().is_some());
+    /// ```
+    pub fn sole_cause(&self) -> Option<Error> {
+        if Arc::strong_count(&self.node) != 1 {
+            return None;
+        }
+        let cause = self.node.try_given_cause()?;
+        // The node's own reference and the clone just made: nobody else.
+        (cause.holders() == 2).then_some(cause)
+    }
+
     /// Whether the token is cancelled. One atomic load.
     ///
     /// ```

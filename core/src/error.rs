@@ -186,6 +186,13 @@ struct Repr {
 }
 
 impl Error {
+    /// How many `Error` values share this error (for [`CancelToken::sole_cause`]).
+    ///
+    /// [`CancelToken::sole_cause`]: crate::CancelToken::sole_cause
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.repr)
+    }
+
     /// A new error of `kind` with `message`.
     ///
     /// ```

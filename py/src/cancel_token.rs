@@ -4,11 +4,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, OnceLock};
 
 use gogroup::{Error, ErrorKind};
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::aio;
-use crate::errors::{from_pyobj, to_pyerr, to_pyobj};
+use crate::errors::{PyPayload, from_pyobj, to_pyerr, to_pyobj};
 use crate::time::{instant_from_monotonic, monotonic_from_instant, sliced, timeout_arg};
 
 /// A cancellation signal shared by threads, asyncio tasks and other runtimes (Go's
@@ -118,6 +120,19 @@ fn signal_fd(fd: RawFd) {
 
 #[pymethods]
 impl CancelToken {
+    /// Tells the garbage collector about the cause this token holds, when this object alone
+    /// reaches it (core's `sole_cause`): `token.cancel(exc)` inside a function whose frame
+    /// holds `token` makes a cycle token → exc → traceback → frame → token through Rust, which
+    /// the collector could not see. A cause shared with anything else is never reported.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(cause) = self.inner.sole_cause()
+            && let Some(PyPayload(obj)) = cause.downcast_ref::<PyPayload>()
+        {
+            visit.call(obj)?;
+        }
+        Ok(())
+    }
+
     /// A new root token, cancelled only when you cancel it.
     ///
     /// Example:

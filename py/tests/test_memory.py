@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 import tracemalloc
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -100,3 +101,24 @@ def test_twenty_thousand_awaits_leave_no_growth() -> None:
     gc.collect()
     assert rss() - before < MAX_RSS_GROWTH
     assert gogroup._gogroup._live_async_waits() == 0
+
+
+def test_a_token_cancelled_with_an_exception_from_its_own_frame_is_collected() -> None:
+    # token -> exc -> traceback -> frame -> token: a cycle through Rust, collectable because
+    # the token reports the cause it alone holds to the garbage collector.
+    class Marker:
+        pass
+
+    def cancel_in_frame() -> weakref.ref[Marker]:
+        token = gogroup.CancelToken()
+        marker = Marker()
+        try:
+            raise ValueError("stop")
+        except ValueError as e:
+            token.cancel(e)
+        assert token.cause is not None
+        return weakref.ref(marker)
+
+    refs = [cancel_in_frame() for _ in range(100)]
+    gc.collect()
+    assert all(r() is None for r in refs), "the frame, the token and the exception leaked"

@@ -151,6 +151,12 @@ impl Node {
         Some(given.unwrap_or_else(|| why.error()))
     }
 
+    /// The cause given to `cancel_with` (or a `*_cause` deadline), if any; `None` also if the
+    /// node's lock is busy (never blocks: callers may run inside a garbage collector).
+    pub(crate) fn try_given_cause(&self) -> Option<Error> {
+        self.inner.try_lock().ok()?.cause.clone()
+    }
+
     /// The wait list, created on first use (invariant 6): call before waiting on it.
     pub(crate) fn wait_list(&self) -> Arc<WaitList> {
         let mut g = lock(&self.inner);
