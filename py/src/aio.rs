@@ -47,6 +47,7 @@ struct Counted(CoreFuture);
 
 impl Counted {
     fn new(f: CoreFuture) -> Counted {
+        LIVE.fetch_add(1, Ordering::AcqRel);
         Counted(f)
     }
 }
@@ -66,6 +67,9 @@ pub(crate) struct Driver {
     future: Mutex<Option<Counted>>,
     py_future: Py<PyAny>,
     event_loop: Py<PyAny>,
+    /// The loop's thread: a wake-up there polls at once (as `asyncio.Event.set` completes its
+    /// waiters at once), one from any other thread goes through `call_soon_threadsafe`.
+    loop_thread: std::thread::ThreadId,
     scheduled: AtomicBool,
 }
 
@@ -86,11 +90,11 @@ where
     };
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let py_future = event_loop.call_method0("create_future")?;
-    LIVE.fetch_add(1, Ordering::AcqRel);
     let driver = Arc::new(Driver {
         future: Mutex::new(Some(Counted::new(Box::pin(future)))),
         py_future: py_future.clone().unbind(),
         event_loop: event_loop.unbind(),
+        loop_thread: std::thread::current().id(),
         scheduled: AtomicBool::new(false),
     });
     let on_done = Bound::new(
@@ -166,6 +170,14 @@ impl Wake for WakeHandle {
         }
         // None while the interpreter finalizes: then nobody awaits any more.
         let _ = crate::task::attach(|py| {
+            // On the loop's own thread, not inside a poll of this very future (its lock is
+            // free): complete now, saving a loop iteration and the self-pipe write.
+            if driver.loop_thread == std::thread::current().id()
+                && driver.future.try_lock().is_ok()
+            {
+                poll(py, &driver);
+                return;
+            }
             let poller = Poller {
                 driver: driver.clone(),
             };
