@@ -375,6 +375,16 @@ pub unsafe extern "C" fn gogroup_cancel_token_with_deadline(
     })
 }
 
+/// The `CUSTOM` cause a C caller gives as `code` and `message` (`NULL_ARGUMENT` for a NULL
+/// message).
+///
+/// # Safety
+/// `message` is NULL or NUL-terminated.
+unsafe fn custom_cause(code: i64, message: *const c_char) -> Result<Error, gogroup_result> {
+    // SAFETY: forwarded caller contract.
+    Ok(Error::custom(unsafe { read_message(message) }?).with_code(code))
+}
+
 /// `gogroup_cancel_token_with_timeout` with a cause (Go's `WithTimeoutCause`): when the
 /// timeout fires, `gogroup_cancel_token_err` says `DEADLINE_EXCEEDED` and
 /// `gogroup_cancel_token_cause` gives `CUSTOM`, `code` and a copy of `message`
@@ -399,7 +409,7 @@ pub unsafe extern "C" fn gogroup_cancel_token_with_timeout_cause(
         // SAFETY: see `gogroup_cancel_token_clone`.
         let this = unsafe { self::token(token, forward) }?;
         // SAFETY: NULL or NUL-terminated, per the caller.
-        let cause = Error::custom(unsafe { read_message(message) }?).with_code(code);
+        let cause = unsafe { custom_cause(code, message) }?;
         new_handle(
             child_out,
             this.token
@@ -427,7 +437,7 @@ pub unsafe extern "C" fn gogroup_cancel_token_with_deadline_cause(
         // SAFETY: see `gogroup_cancel_token_clone`.
         let this = unsafe { self::token(token, forward) }?;
         // SAFETY: NULL or NUL-terminated, per the caller.
-        let cause = Error::custom(unsafe { read_message(message) }?).with_code(code);
+        let cause = unsafe { custom_cause(code, message) }?;
         let child = match instant_from_ns(deadline_ns) {
             Some(at) => this.token.with_deadline_cause(at, cause),
             None => this.token.child(), // beyond Instant's range: no deadline at all
@@ -540,9 +550,8 @@ pub unsafe extern "C" fn gogroup_cancel_token_cancel_with(
         // SAFETY: see `gogroup_cancel_token_clone`.
         let this = unsafe { self::token(token, forward) }?;
         // SAFETY: NULL or NUL-terminated, per the caller.
-        let message = unsafe { read_message(message) }?;
         this.token
-            .cancel_with(Error::custom(message).with_code(code));
+            .cancel_with(unsafe { custom_cause(code, message) }?);
         Ok(())
     })
 }

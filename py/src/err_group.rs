@@ -233,30 +233,14 @@ impl ErrGroup {
     ///     >>> asyncio.run(main())
     ///     0
     fn start_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        aio::to_asyncio(py, self.inner.start_async(), |py, started, pending| {
-            let slot = started.map_err(|e| to_pyerr(py, &e))?;
-            if !pending {
-                // Nobody awaits the slot any more: give it back unused.
-                slot.finish(Ok(()));
-                return Ok(py.None());
-            }
-            Ok(Py::new(py, TaskSlot::wrap(slot))?.into_any())
-        })
+        aio::to_asyncio(py, self.inner.start_async(), slot_for_python)
     }
 
     /// ``start_async()`` for a task that ``wait`` counts from this call on (core's
     /// ``start_queued``): how ``go(async_fn)`` queues on a full limit. Private: used by
     /// ``gogroup._aio``.
     fn _start_queued<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        aio::to_asyncio(py, self.inner.start_queued(), |py, started, pending| {
-            let slot = started.map_err(|e| to_pyerr(py, &e))?;
-            if !pending {
-                // Nobody awaits the slot any more: give it back unused.
-                slot.finish(Ok(()));
-                return Ok(py.None());
-            }
-            Ok(Py::new(py, TaskSlot::wrap(slot))?.into_any())
-        })
+        aio::to_asyncio(py, self.inner.start_queued(), slot_for_python)
     }
 
     /// Limits the active tasks to ``n`` (``None`` or negative: no limit; 0: none may start).
@@ -519,6 +503,21 @@ impl ErrGroup {
             self.inner.limit()
         )
     }
+}
+
+/// What an awaited `start_async`/`_start_queued` gives Python: the slot, or the cause; a slot
+/// that nobody awaits any more is given back unused.
+fn slot_for_python(
+    py: Python<'_>,
+    started: gogroup::Result<gogroup::TaskSlot>,
+    pending: bool,
+) -> PyResult<Py<PyAny>> {
+    let slot = started.map_err(|e| to_pyerr(py, &e))?;
+    if !pending {
+        slot.finish(Ok(()));
+        return Ok(py.None());
+    }
+    Ok(Py::new(py, TaskSlot::wrap(slot))?.into_any())
 }
 
 /// Waits for a slot of a full limit in slices with the GIL released, checking for Ctrl-C
