@@ -172,8 +172,7 @@ impl Wake for WakeHandle {
         let _ = crate::task::attach(|py| {
             // On the loop's own thread, not inside a poll of this very future (its lock is
             // free): complete now, saving a loop iteration and the self-pipe write.
-            if driver.loop_thread == std::thread::current().id()
-                && driver.future.try_lock().is_ok()
+            if driver.loop_thread == std::thread::current().id() && driver.future.try_lock().is_ok()
             {
                 poll(py, &driver);
                 return;
