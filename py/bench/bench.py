@@ -151,21 +151,22 @@ def pool2() -> ThreadPoolExecutor:
 # --------------------------------------------------------------------------- WaitGroup
 
 
+# Method calls as people write them (`wg.add(1)`), for both: CPython 3.11 calls a method named
+# on its object without making a bound method, which is faster than calling a bound method kept
+# in a local (for gogroup's native methods ~80 ns against ~100 ns per pair here).
 def wg_add_done_gogroup(n: int) -> int:
     wg = gogroup.WaitGroup()
-    add, done = wg.add, wg.done
     for _ in range(n):
-        add(1)
-        done()
+        wg.add(1)
+        wg.done()
     return n
 
 
 def wg_add_done_cond(n: int) -> int:
     wg = CondWaitGroup()
-    add, done = wg.add, wg.done
     for _ in range(n):
-        add(1)
-        done()
+        wg.add(1)
+        wg.done()
     return n
 
 
