@@ -58,6 +58,22 @@ export declare class CancelToken {
    * or `'GOGROUP_DEADLINE_EXCEEDED'` (never the reason itself).
    */
   get err(): Error | null
+  /**
+   * Child tokens, `any` tokens and `onCancel` callbacks currently registered on this token
+   * (core's `dependents`). This object's own `signal` is a view of the token, not a
+   * dependent, and is left out. A diagnostic, for tests and leak hunting: it drops back
+   * when they are cancelled, stopped or garbage-collected, and its exact value is not part
+   * of the API.
+   *
+   * ```js
+   * const t = new CancelToken()
+   * const reg = t.onCancel(() => {})
+   * t.dependents // 1
+   * reg.stop()
+   * t.dependents // 0
+   * ```
+   */
+  get dependents(): number
   /** The effective deadline (the earliest of this token's and its ancestors'), or `null`. */
   get deadline(): Date | null
   /**
@@ -66,17 +82,23 @@ export declare class CancelToken {
    */
   child(): CancelToken
   /**
-   * A child token that is also cancelled after `ms` milliseconds, with a `TimeoutError`
-   * reason (Go's `WithTimeout`). The timer runs on core's timer thread and, like
-   * `AbortSignal.timeout()`, does not keep the process alive.
+   * A child token that is also cancelled after `ms` milliseconds (Go's `WithTimeout`), with
+   * a `TimeoutError` reason — or with `reason`, kept as the very same value, if one is given
+   * (Go's `WithTimeoutCause`; a `cancel()` before the deadline still gives its own reason).
+   * `err` is `GOGROUP_DEADLINE_EXCEEDED` either way. The timer runs on core's timer thread
+   * and, like `AbortSignal.timeout()`, does not keep the process alive.
+   *
+   * ```js
+   * const t = root.withTimeout(5000, new Error('quote expired'))
+   * ```
    */
-  withTimeout(ms: number): CancelToken
+  withTimeout(ms: number, reason?: unknown): CancelToken
   /**
    * A child token that is also cancelled at `deadline` (a `Date` or ms since the epoch),
-   * with a `TimeoutError` reason (Go's `WithDeadline`). A past deadline gives a cancelled
-   * token.
+   * with a `TimeoutError` reason, or with `reason` if one is given (Go's `WithDeadline` and
+   * `WithDeadlineCause`, as `withTimeout`). A past deadline gives a cancelled token.
    */
-  withDeadline(deadline: Date | number): CancelToken
+  withDeadline(deadline: Date | number, reason?: unknown): CancelToken
   /**
    * A token cancelled as soon as any of `tokens` is, with that token's reason (like
    * `AbortSignal.any`). It leaves no trace in its inputs once it is dropped or cancelled.
@@ -149,8 +171,9 @@ export declare class CancelToken {
 export declare class ErrGroup {
   /**
    * A new group. `token`/`signal`: the group's token derives from them (cancelled when
-   * either is); `limit`: at most this many tasks run at once; `collect: 'all'` makes
-   * `wait()` reject with an `AggregateError` of every failure instead of the first.
+   * either is); `limit`: at most this many tasks run at once (`0`: none may start; negative
+   * or absent: no limit, as `setLimit`); `collect: 'all'` makes `wait()` reject with an
+   * `AggregateError` of every failure instead of the first.
    */
   constructor(options?: { token?: CancelToken | null; signal?: AbortSignal | null; limit?: number | null; collect?: 'first' | 'all' })
   /**
@@ -167,21 +190,81 @@ export declare class ErrGroup {
   /** Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise. */
   tryGo(fn: (token: CancelToken) => unknown): boolean
   /**
-   * Limits the tasks running at once to `n` (negative: no limit). Throws
-   * `GOGROUP_LIMIT_IN_USE` while tasks are running.
+   * Limits the tasks running at once to `n` (Go's `SetLimit`): `0` so that nothing may
+   * start (`tryGo` returns false, `go` queues until the limit is raised or the group is
+   * cancelled), negative or `Infinity` for no limit. Throws `GOGROUP_LIMIT_IN_USE` while
+   * tasks are running (setting the current value again is always allowed), and
+   * `GOGROUP_INVALID_ARGUMENT` for NaN or a fraction.
+   *
+   * ```js
+   * const g = new ErrGroup()
+   * g.setLimit(0)
+   * g.tryGo(() => {}) // false
+   * g.limit // 0
+   * ```
    */
   setLimit(n: number): void
+  /**
+   * Tasks holding a slot right now: started and not yet finished (the number the limit
+   * bounds and `setLimit` checks). Tasks still waiting for a slot are not counted.
+   *
+   * ```js
+   * const g = new ErrGroup()
+   * g.go(() => new Promise(() => {})) // never settles
+   * g.active // 1
+   * ```
+   */
+  get active(): number
+  /**
+   * The current limit on tasks running at once, or `null` for none (`0`: nothing may
+   * start).
+   *
+   * ```js
+   * new ErrGroup({ limit: 4 }).limit // 4
+   * new ErrGroup().limit // null
+   * ```
+   */
+  get limit(): number | null
+  /**
+   * The recorded failures, in the order the tasks finished, as the very values the tasks
+   * threw or rejected with: at most the first one, or every one with `collect: 'all'`.
+   * Empty while nothing failed.
+   *
+   * ```js
+   * const g = new ErrGroup({ collect: 'all' })
+   * g.go(() => { throw 42 })
+   * await g.wait().catch(() => {})
+   * g.errors() // [42]
+   * ```
+   */
+  errors(): unknown[]
   /**
    * Resolves once every task finished; rejects with the first failure — the very value the
    * task threw or rejected with — or, with `collect: 'all'`, with an `AggregateError` of all
    * of them. The group's token is cancelled when it settles.
+   *
+   * `timeout` (ms): rejects with an `Error` whose `code` is `'GOGROUP_TIMEOUT'` if tasks
+   * still run then; `signal`: rejects with `signal.reason` if it aborts first. Giving up
+   * early leaves the group untouched: its token is not cancelled, its tasks keep running,
+   * and a later `wait()` still reports their outcome. Never blocks.
+   *
+   * ```js
+   * await g.wait({ timeout: 1000 })               // GOGROUP_TIMEOUT after 1 s
+   * await g.wait({ signal: request.signal })      // rejects with request.signal.reason
+   * ```
    */
-  wait(): Promise<void>
+  wait(options?: { signal?: AbortSignal | null; timeout?: number | null }): Promise<void>
   /**
    * Graceful shutdown: cancels the token, waits at most `graceMs` for the tasks, and
-   * resolves to how many still run (0: all stopped). Never rejects.
+   * resolves to how many still run (0: all stopped). Never rejects. With `reason`, the token
+   * is cancelled with it, kept as the very same value (as `token.cancel(reason)`); without,
+   * with an `AbortError`. A token cancelled already keeps its first reason.
+   *
+   * ```js
+   * await g.shutdown(500, new Error('server stopping')) // tasks see token.reason
+   * ```
    */
-  shutdown(graceMs?: number | undefined | null): Promise<number>
+  shutdown(graceMs?: number | null, reason?: unknown): Promise<number>
   /**
    * `await using g = new ErrGroup()`: cancels the token and waits for every task (errors
    * are left to `wait()`).

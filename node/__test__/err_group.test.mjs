@@ -212,3 +212,141 @@ test('an onCancel callback may read the token it runs for', async () => {
   await t.whenCancelled()
   assert.equal(seen, true)
 })
+
+test('active counts the tasks holding a slot; limit is the limit or null (core active/limit)', async () => {
+  const g = new ErrGroup({ limit: 2 })
+  assert.equal(g.limit, 2)
+  assert.equal(g.active, 0)
+  const { p, open } = gate()
+  for (let i = 0; i < 3; i++) g.go(() => p)
+  assert.equal(g.active, 2) // the third waits for a slot and is not active
+  open()
+  await alive(g.wait())
+  assert.equal(g.active, 0)
+  g.setLimit(-1)
+  assert.equal(g.limit, null)
+  assert.equal(new ErrGroup().limit, null)
+  assert.equal(new ErrGroup({ limit: null }).limit, null)
+  assert.equal(new ErrGroup({ limit: Infinity }).limit, null)
+  g.setLimit(7)
+  assert.equal(g.limit, 7)
+})
+
+test('errors() returns the recorded failures as the very values thrown, in finishing order', async () => {
+  const first = new ErrGroup()
+  assert.deepEqual(first.errors(), [])
+  const boom = new Error('boom')
+  const late = gate()
+  first.go(() => late.p.then(() => { throw new Error('second') }))
+  first.go(async () => { throw boom })
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(first.errors(), [boom]) // observable before wait()
+  late.open()
+  const why = await alive(first.wait()).catch((e) => e)
+  assert.equal(why, boom)
+  assert.equal(first.errors().length, 1) // collect: 'first' keeps only the first
+  assert.equal(first.errors()[0], boom)
+
+  const all = new ErrGroup({ collect: 'all' })
+  const a = gate()
+  const b = { code: 7 }
+  all.go(() => a.p.then(() => { throw 42 }))
+  all.go(async () => { throw b })
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(all.errors(), [b]) // observable before wait()
+  a.open()
+  await alive(all.wait()).catch(() => {})
+  const got = all.errors()
+  assert.equal(got.length, 2)
+  assert.equal(got[0], b)
+  assert.equal(got[1], 42)
+  assert.notEqual(all.errors(), got) // a new array each call
+})
+
+test('limit 0: nothing may start until the limit is raised (Go: SetLimit(0))', async () => {
+  const g = new ErrGroup({ limit: 0 })
+  assert.equal(g.limit, 0)
+  assert.equal(g.tryGo(() => {}), false)
+  let ran = false
+  g.go(() => { ran = true }) // waits for a slot
+  const w = g.wait()
+  assert.equal(await isPending(w), true)
+  assert.equal(ran, false)
+  g.setLimit(1) // nothing is active: allowed, and frees the waiting task
+  await alive(w)
+  assert.equal(ran, true)
+
+  const parent = new CancelToken()
+  const h = new ErrGroup({ token: parent })
+  h.setLimit(0)
+  assert.equal(h.limit, 0)
+  let never = false
+  h.go(() => { never = true })
+  parent.cancel() // a task waiting for a slot never runs once the group is cancelled
+  await alive(h.wait())
+  assert.equal(never, false)
+})
+
+test('a limit must be an integer: NaN or a fraction throws and changes nothing', () => {
+  const g = new ErrGroup({ limit: 3 })
+  assert.throws(() => g.setLimit(NaN), { code: 'GOGROUP_INVALID_ARGUMENT' })
+  assert.throws(() => g.setLimit(1.5), { code: 'GOGROUP_INVALID_ARGUMENT' })
+  assert.equal(g.limit, 3)
+  assert.throws(() => new ErrGroup({ limit: 0.5 }), { code: 'GOGROUP_INVALID_ARGUMENT' })
+  assert.throws(() => new ErrGroup({ limit: NaN }), { code: 'GOGROUP_INVALID_ARGUMENT' })
+})
+
+test('wait({ timeout }) rejects with GOGROUP_TIMEOUT and leaves the group untouched', async () => {
+  const g = new ErrGroup()
+  const { p, open } = gate()
+  const boom = new Error('boom')
+  g.go(() => p.then(() => { throw boom }))
+  // The timeout is the behaviour checked here; alive() keeps the loop running meanwhile.
+  const e = await alive(g.wait({ timeout: 1 })).catch((x) => x)
+  assert.ok(e instanceof Error)
+  assert.equal(e.code, 'GOGROUP_TIMEOUT')
+  assert.equal(g.token.cancelled, false) // giving up cancels nothing
+  assert.equal(g.active, 1)
+  open()
+  await assert.rejects(alive(g.wait({ timeout: 60_000 })), (x) => x === boom)
+  assert.equal(g.token.reason, boom)
+  // Finished: resolves at once, whatever the timeout.
+  const done = new ErrGroup()
+  done.go(() => {})
+  await alive(done.wait({ timeout: 0 }))
+})
+
+test('wait({ signal }) rejects with signal.reason and leaves the group untouched', async () => {
+  const g = new ErrGroup()
+  const { p, open } = gate()
+  g.go(() => p)
+  const ac = new AbortController()
+  const w = g.wait({ signal: ac.signal })
+  assert.equal(await isPending(w), true)
+  const why = new Error('client went away')
+  ac.abort(why)
+  await assert.rejects(alive(w), (x) => x === why)
+  assert.equal(g.token.cancelled, false)
+  // An aborted signal rejects at once, with its reason.
+  await assert.rejects(alive(g.wait({ signal: AbortSignal.abort(42) })), (x) => x === 42)
+  await assert.rejects(alive(g.wait({ signal: AbortSignal.abort() })), { name: 'AbortError' })
+  open()
+  await alive(g.wait({ signal: new AbortController().signal, timeout: null }))
+  assert.equal(g.token.cancelled, true) // a completed wait cancels the token, as always
+})
+
+test('shutdown(graceMs, reason) cancels with that very reason', async () => {
+  const g = new ErrGroup()
+  const why = { stopping: true }
+  let seen
+  g.go(async (token) => { seen = await token.whenCancelled() })
+  assert.equal(await alive(g.shutdown(60_000, why)), 0)
+  assert.equal(seen, why)
+  assert.equal(g.token.reason, why)
+  // Without a reason: an AbortError; an already cancelled token keeps its first reason.
+  const h = new ErrGroup()
+  assert.equal(await alive(h.shutdown(0, undefined)), 0)
+  assert.equal(h.token.reason.name, 'AbortError')
+  assert.equal(await alive(h.shutdown(0, new Error('later'))), 0)
+  assert.equal(h.token.reason.name, 'AbortError')
+})

@@ -94,6 +94,8 @@ test('wait({ timeout }) resolves false when the counter is not zero in time', as
   assert.equal(await alive(wg.wait({ timeout: 5 })), false)
   wg.done()
   assert.equal(await wg.wait({ timeout: 60000 }), true)
+  // null means "none", as the typings say.
+  assert.equal(await wg.wait({ timeout: null, signal: null }), true)
 })
 
 test('wait({ signal }) rejects with the signal reason, the same value', async () => {

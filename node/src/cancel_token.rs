@@ -135,6 +135,16 @@ pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
     }
 }
 
+/// The core cause for an optional JS deadline reason (`undefined`: none, the default).
+fn deadline_reason(env: &Env, reason: Option<Unknown>) -> Result<Option<gogroup::Error>> {
+    match reason {
+        Some(r) if r.get_type()? != ValueType::Undefined => {
+            errors::from_js(env.raw(), r.raw()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// A cancellation signal for a tree of work (Go's `context.Context`), compatible with
 /// `AbortSignal` and shareable with worker threads and native code.
 ///
@@ -259,6 +269,29 @@ impl CancelToken {
         }
     }
 
+    /// Child tokens, `any` tokens and `onCancel` callbacks currently registered on this token
+    /// (core's `dependents`). This object's own `signal` is a view of the token, not a
+    /// dependent, and is left out. A diagnostic, for tests and leak hunting: it drops back
+    /// when they are cancelled, stopped or garbage-collected, and its exact value is not part
+    /// of the API.
+    ///
+    /// ```js
+    /// const t = new CancelToken()
+    /// const reg = t.onCancel(() => {})
+    /// t.dependents // 1
+    /// reg.stop()
+    /// t.dependents // 0
+    /// ```
+    #[napi(getter, catch_unwind)]
+    pub fn dependents(&self) -> u32 {
+        // The signal's registration is on the token until the token is cancelled (or at once
+        // gone, if it already was when the signal was created). Read before core's count, so
+        // that a cancel in between only makes the subtraction saturate.
+        let own = usize::from(self.controller.borrow().is_some() && !self.inner.is_cancelled());
+        let n = self.inner.dependents().saturating_sub(own);
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// The effective deadline (the earliest of this token's and its ancestors'), or `null`.
     #[napi(getter, catch_unwind, ts_return_type = "Date | null")]
     pub fn deadline(&self, env: Env) -> Result<Option<Raw>> {
@@ -284,19 +317,39 @@ impl CancelToken {
         CancelToken::from_core(self.inner.child())
     }
 
-    /// A child token that is also cancelled after `ms` milliseconds, with a `TimeoutError`
-    /// reason (Go's `WithTimeout`). The timer runs on core's timer thread and, like
-    /// `AbortSignal.timeout()`, does not keep the process alive.
-    #[napi(catch_unwind)]
-    pub fn with_timeout(&self, ms: f64) -> CancelToken {
-        CancelToken::from_core(self.inner.with_timeout(duration_of_ms(ms)))
+    /// A child token that is also cancelled after `ms` milliseconds (Go's `WithTimeout`), with
+    /// a `TimeoutError` reason — or with `reason`, kept as the very same value, if one is given
+    /// (Go's `WithTimeoutCause`; a `cancel()` before the deadline still gives its own reason).
+    /// `err` is `GOGROUP_DEADLINE_EXCEEDED` either way. The timer runs on core's timer thread
+    /// and, like `AbortSignal.timeout()`, does not keep the process alive.
+    ///
+    /// ```js
+    /// const t = root.withTimeout(5000, new Error('quote expired'))
+    /// ```
+    #[napi(catch_unwind, ts_args_type = "ms: number, reason?: unknown")]
+    pub fn with_timeout(&self, env: Env, ms: f64, reason: Option<Unknown>) -> Result<CancelToken> {
+        let timeout = duration_of_ms(ms);
+        let inner = match deadline_reason(&env, reason)? {
+            Some(cause) => self.inner.with_timeout_cause(timeout, cause),
+            None => self.inner.with_timeout(timeout),
+        };
+        host::drain(env.raw());
+        Ok(CancelToken::from_core(inner))
     }
 
     /// A child token that is also cancelled at `deadline` (a `Date` or ms since the epoch),
-    /// with a `TimeoutError` reason (Go's `WithDeadline`). A past deadline gives a cancelled
-    /// token.
-    #[napi(catch_unwind, ts_args_type = "deadline: Date | number")]
-    pub fn with_deadline(&self, env: Env, deadline: Unknown) -> Result<CancelToken> {
+    /// with a `TimeoutError` reason, or with `reason` if one is given (Go's `WithDeadline` and
+    /// `WithDeadlineCause`, as `withTimeout`). A past deadline gives a cancelled token.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "deadline: Date | number, reason?: unknown"
+    )]
+    pub fn with_deadline(
+        &self,
+        env: Env,
+        deadline: Unknown,
+        reason: Option<Unknown>,
+    ) -> Result<CancelToken> {
         let ms = host::call_helper(env.raw(), c"timeOf", &[deadline.raw()])?;
         // SAFETY: `timeOf` returns a number.
         let ms = unsafe { f64::from_napi_value(env.raw(), ms) }?;
@@ -304,9 +357,13 @@ impl CancelToken {
             let e = gogroup::Error::new(gogroup::ErrorKind::InvalidArgument, "invalid deadline");
             return Err(errors::throw(env.raw(), &e));
         }
-        Ok(CancelToken::from_core(
-            self.inner.with_deadline(instant_of_epoch_ms(ms)),
-        ))
+        let at = instant_of_epoch_ms(ms);
+        let inner = match deadline_reason(&env, reason)? {
+            Some(cause) => self.inner.with_deadline_cause(at, cause),
+            None => self.inner.with_deadline(at),
+        };
+        host::drain(env.raw());
+        Ok(CancelToken::from_core(inner))
     }
 
     /// A token cancelled as soon as any of `tokens` is, with that token's reason (like

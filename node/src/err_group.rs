@@ -17,7 +17,7 @@ use crate::cancel_token::{self, CancelToken, duration_of_ms};
 use crate::errors;
 use crate::host::{self, HostValue, Raw};
 use crate::tasks::{self, Slot};
-use crate::wait_group::boolean;
+use crate::wait_group::{Ended, bounded};
 
 /// A group of tasks that fail together (Go's `errgroup.Group` made with `WithContext`): every
 /// task receives the group's token; the first failure cancels it, with that failure as reason.
@@ -42,13 +42,36 @@ pub struct ErrGroup {
     signal_listener: Option<HostValue>,
 }
 
-fn get_opt(o: &Object, key: &str) -> Result<Option<sys::napi_value>> {
+/// `o[key]` as a number, `None` if it is `undefined` or `null` (as the typings promise).
+pub(crate) fn number_opt(env: &Env, o: &Object, key: &str) -> Result<Option<f64>> {
+    match get_opt(o, key)? {
+        // SAFETY: JS thread; napi checks the type.
+        Some(v) => unsafe { f64::from_napi_value(env.raw(), v) }.map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn get_opt(o: &Object, key: &str) -> Result<Option<sys::napi_value>> {
     let v: Option<Unknown> = o.get(key)?;
     Ok(v.filter(|v| {
         v.get_type()
             .is_ok_and(|t| t != ValueType::Undefined && t != ValueType::Null)
     })
     .map(|v| v.raw()))
+}
+
+/// A JS limit as core's: an integer (`0`: nothing may start), negative or `±Infinity` for no
+/// limit. NaN or a fraction is `GOGROUP_INVALID_ARGUMENT` (never silently 0 or truncated).
+fn limit_of(env: &Env, n: f64) -> Result<i64> {
+    if n.is_nan() || (n.is_finite() && n.fract() != 0.0) {
+        let e = gogroup::Error::new(
+            gogroup::ErrorKind::InvalidArgument,
+            format!("limit must be an integer (negative: no limit), got {n}"),
+        );
+        return Err(errors::throw(env.raw(), &e));
+    }
+    // Saturating: Infinity is beyond any limit core can count to, which core reads as none.
+    Ok(n as i64)
 }
 
 impl ErrGroup {
@@ -86,8 +109,9 @@ fn run_in_slot(
 #[napi]
 impl ErrGroup {
     /// A new group. `token`/`signal`: the group's token derives from them (cancelled when
-    /// either is); `limit`: at most this many tasks run at once; `collect: 'all'` makes
-    /// `wait()` reject with an `AggregateError` of every failure instead of the first.
+    /// either is); `limit`: at most this many tasks run at once (`0`: none may start; negative
+    /// or absent: no limit, as `setLimit`); `collect: 'all'` makes `wait()` reject with an
+    /// `AggregateError` of every failure instead of the first.
     #[napi(
         constructor,
         catch_unwind,
@@ -109,7 +133,7 @@ impl ErrGroup {
                 parents.push(t);
                 signal_listener = remover;
             }
-            limit = o.get::<f64>("limit")?;
+            limit = number_opt(&env, &o, "limit")?;
             if let Some(c) = o.get::<String>("collect")? {
                 collect_all = match c.as_str() {
                     "all" => true,
@@ -137,7 +161,7 @@ impl ErrGroup {
                 gogroup::Collect::First
             });
         if let Some(n) = limit {
-            b = b.limit(n as i64);
+            b = b.limit(limit_of(&env, n)?);
         }
         Ok(ErrGroup {
             inner: b.build(),
@@ -204,46 +228,154 @@ impl ErrGroup {
         Ok(true)
     }
 
-    /// Limits the tasks running at once to `n` (negative: no limit). Throws
-    /// `GOGROUP_LIMIT_IN_USE` while tasks are running.
+    /// Limits the tasks running at once to `n` (Go's `SetLimit`): `0` so that nothing may
+    /// start (`tryGo` returns false, `go` queues until the limit is raised or the group is
+    /// cancelled), negative or `Infinity` for no limit. Throws `GOGROUP_LIMIT_IN_USE` while
+    /// tasks are running (setting the current value again is always allowed), and
+    /// `GOGROUP_INVALID_ARGUMENT` for NaN or a fraction.
+    ///
+    /// ```js
+    /// const g = new ErrGroup()
+    /// g.setLimit(0)
+    /// g.tryGo(() => {}) // false
+    /// g.limit // 0
+    /// ```
     #[napi(catch_unwind)]
     pub fn set_limit(&self, env: Env, n: f64) -> Result<()> {
-        errors::map(&env, self.inner.set_limit(n as i64))
+        let n = limit_of(&env, n)?;
+        let r = self.inner.set_limit(n);
+        host::drain(env.raw());
+        errors::map(&env, r)
+    }
+
+    /// Tasks holding a slot right now: started and not yet finished (the number the limit
+    /// bounds and `setLimit` checks). Tasks still waiting for a slot are not counted.
+    ///
+    /// ```js
+    /// const g = new ErrGroup()
+    /// g.go(() => new Promise(() => {})) // never settles
+    /// g.active // 1
+    /// ```
+    #[napi(getter, catch_unwind)]
+    pub fn active(&self) -> u32 {
+        u32::try_from(self.inner.active()).unwrap_or(u32::MAX)
+    }
+
+    /// The current limit on tasks running at once, or `null` for none (`0`: nothing may
+    /// start).
+    ///
+    /// ```js
+    /// new ErrGroup({ limit: 4 }).limit // 4
+    /// new ErrGroup().limit // null
+    /// ```
+    #[napi(getter, catch_unwind)]
+    pub fn limit(&self) -> Option<f64> {
+        self.inner.limit().map(|n| n as f64)
+    }
+
+    /// The recorded failures, in the order the tasks finished, as the very values the tasks
+    /// threw or rejected with: at most the first one, or every one with `collect: 'all'`.
+    /// Empty while nothing failed.
+    ///
+    /// ```js
+    /// const g = new ErrGroup({ collect: 'all' })
+    /// g.go(() => { throw 42 })
+    /// await g.wait().catch(() => {})
+    /// g.errors() // [42]
+    /// ```
+    #[napi(catch_unwind, ts_return_type = "unknown[]")]
+    pub fn errors(&self, env: Env) -> Result<Raw> {
+        array(env.raw(), &self.inner.errors()).map(Raw)
     }
 
     /// Resolves once every task finished; rejects with the first failure — the very value the
     /// task threw or rejected with — or, with `collect: 'all'`, with an `AggregateError` of all
     /// of them. The group's token is cancelled when it settles.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn wait(&self, env: Env) -> Result<Raw> {
+    ///
+    /// `timeout` (ms): rejects with an `Error` whose `code` is `'GOGROUP_TIMEOUT'` if tasks
+    /// still run then; `signal`: rejects with `signal.reason` if it aborts first. Giving up
+    /// early leaves the group untouched: its token is not cancelled, its tasks keep running,
+    /// and a later `wait()` still reports their outcome. Never blocks.
+    ///
+    /// ```js
+    /// await g.wait({ timeout: 1000 })               // GOGROUP_TIMEOUT after 1 s
+    /// await g.wait({ signal: request.signal })      // rejects with request.signal.reason
+    /// ```
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { signal?: AbortSignal | null; timeout?: number | null }",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn wait(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
         let (deferred, promise) = host::promise(raw)?;
         let group = self.inner.clone();
         let collect_all = self.collect_all;
+        // Only a wait that completes reads the outcome (and so cancels the token): dropped
+        // unfinished, core's future changes nothing.
+        let outcome = Rc::new(RefCell::new(None));
+        let (g, o) = (group.clone(), outcome.clone());
+        let all_done = async move {
+            let r = g.wait_async().await;
+            *o.borrow_mut() = Some(r);
+        };
+        let ended = bounded(&env, options, all_done)?;
         host::spawn(raw, async move {
-            let result = group.wait_async().await;
+            let ended = ended.await;
             let Some(env) = host::env() else { return };
-            match result {
-                Ok(()) => deferred.resolve(env, host::undefined(env)),
-                Err(e) => {
-                    let v = if collect_all {
-                        aggregate(env, &group.errors())
-                    } else {
-                        errors::to_js(env, &e)
-                    };
-                    deferred.reject(env, v.unwrap_or_else(|_| host::undefined(env)));
-                }
-            }
+            let v = match ended {
+                Ended::Done => match outcome.borrow_mut().take() {
+                    Some(Ok(())) | None => {
+                        deferred.resolve(env, host::undefined(env));
+                        return;
+                    }
+                    Some(Err(_)) if collect_all => aggregate(env, &group.errors()),
+                    Some(Err(e)) => errors::to_js(env, &e),
+                },
+                Ended::TimedOut => errors::plain_error(
+                    env,
+                    &gogroup::Error::new(
+                        gogroup::ErrorKind::Timeout,
+                        "ErrGroup.wait: tasks still running when the timeout passed",
+                    ),
+                ),
+                Ended::Aborted(cause) => errors::to_js(env, &cause),
+            };
+            deferred.reject(env, v.unwrap_or_else(|_| host::undefined(env)));
         })?;
         Ok(Raw(promise))
     }
 
     /// Graceful shutdown: cancels the token, waits at most `graceMs` for the tasks, and
-    /// resolves to how many still run (0: all stopped). Never rejects.
-    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
-    pub fn shutdown(&self, env: Env, grace_ms: Option<f64>) -> Result<Raw> {
+    /// resolves to how many still run (0: all stopped). Never rejects. With `reason`, the token
+    /// is cancelled with it, kept as the very same value (as `token.cancel(reason)`); without,
+    /// with an `AbortError`. A token cancelled already keeps its first reason.
+    ///
+    /// ```js
+    /// await g.shutdown(500, new Error('server stopping')) // tasks see token.reason
+    /// ```
+    #[napi(
+        catch_unwind,
+        ts_args_type = "graceMs?: number | null, reason?: unknown",
+        ts_return_type = "Promise<number>"
+    )]
+    pub fn shutdown(
+        &self,
+        env: Env,
+        grace_ms: Option<f64>,
+        reason: Option<Unknown>,
+    ) -> Result<Raw> {
         let raw = env.raw();
-        self.inner.token().cancel();
+        match reason {
+            Some(r) if r.get_type()? != ValueType::Undefined => {
+                self.inner
+                    .token()
+                    .cancel_with(errors::from_js(raw, r.raw())?);
+            }
+            _ => {
+                self.inner.token().cancel();
+            }
+        }
         host::drain(raw);
         let (deferred, promise) = host::promise(raw)?;
         let group = self.inner.clone();
@@ -294,7 +426,8 @@ impl Drop for ErrGroup {
     }
 }
 
-fn aggregate(env: sys::napi_env, errors: &[gogroup::Error]) -> Result<sys::napi_value> {
+/// A JS array of the JS values of `errors` (each the very value a task threw).
+fn array(env: sys::napi_env, errors: &[gogroup::Error]) -> Result<sys::napi_value> {
     let mut arr = std::ptr::null_mut();
     // SAFETY: JS thread.
     host::check(unsafe { sys::napi_create_array_with_length(env, errors.len(), &mut arr) })?;
@@ -303,6 +436,10 @@ fn aggregate(env: sys::napi_env, errors: &[gogroup::Error]) -> Result<sys::napi_
         // SAFETY: JS thread.
         host::check(unsafe { sys::napi_set_element(env, arr, i as u32, v) })?;
     }
-    let _ = boolean;
+    Ok(arr)
+}
+
+fn aggregate(env: sys::napi_env, errors: &[gogroup::Error]) -> Result<sys::napi_value> {
+    let arr = array(env, errors)?;
     host::call_helper(env, c"aggregate", &[arr])
 }

@@ -7,6 +7,7 @@ use napi::bindgen_prelude::*;
 use napi::{JsValue, sys};
 
 use crate::cancel_token::{self, duration_of_ms};
+use crate::err_group;
 use crate::errors;
 use crate::host::{self, HostValue, Raw};
 use crate::share;
@@ -100,49 +101,17 @@ impl WaitGroup {
     pub fn wait(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
         let (deferred, promise) = host::promise(raw)?;
-        let (timeout, signal) = match options {
-            Some(o) => (o.get::<f64>("timeout")?, o.get::<Unknown>("signal")?),
-            None => (None, None),
-        };
-        let mut futures: Vec<Pin<Box<dyn Future<Output = ()>>>> =
-            vec![Box::pin(self.inner.wait_async())];
-        let mut timer = None;
-        if let Some(ms) = timeout {
-            let t = gogroup::CancelToken::new().with_timeout(duration_of_ms(ms));
-            futures.push(Box::pin(t.wait_async()));
-            timer = Some(t);
-        }
-        let mut abort = None;
-        if let Some(s) = signal.filter(|s| {
-            s.get_type()
-                .is_ok_and(|t| t != ValueType::Undefined && t != ValueType::Null)
-        }) {
-            let (token, remover) = cancel_token::token_from_signal(&env, s.raw())?;
-            futures.push(Box::pin(token.wait_async()));
-            abort = Some((token, remover));
-        }
-        let timer_index = timer.as_ref().map(|_| 1);
+        let ended = bounded(&env, options, self.inner.wait_async())?;
         host::spawn(raw, async move {
-            let which = host::first_of(futures).await;
+            let ended = ended.await;
             let Some(env) = host::env() else { return };
-            let (token, remover): (Option<gogroup::CancelToken>, Option<HostValue>) = match abort {
-                Some((t, r)) => (Some(t), r),
-                None => (None, None),
-            };
-            cancel_token::remove_listener(env, remover);
-            drop(timer);
-            if which == 0 {
-                deferred.resolve(env, boolean(env, true));
-            } else if Some(which) == timer_index {
-                deferred.resolve(env, boolean(env, false));
-            } else {
-                let cause = token
-                    .and_then(|t| t.cause())
-                    .unwrap_or_else(gogroup::Error::canceled);
-                match errors::to_js(env, &cause) {
+            match ended {
+                Ended::Done => deferred.resolve(env, boolean(env, true)),
+                Ended::TimedOut => deferred.resolve(env, boolean(env, false)),
+                Ended::Aborted(cause) => match errors::to_js(env, &cause) {
                     Ok(v) => deferred.reject(env, v),
                     Err(_) => deferred.reject(env, host::undefined(env)),
-                }
+                },
             }
         })?;
         Ok(Raw(promise))
@@ -213,6 +182,70 @@ impl WaitGroup {
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
     }
+}
+
+/// How a wait bounded by [`bounded`] ended.
+pub(crate) enum Ended {
+    /// The awaited future completed.
+    Done,
+    /// `options.timeout` ms passed first.
+    TimedOut,
+    /// `options.signal` aborted first: its reason, as the core error that carries it.
+    Aborted(gogroup::Error),
+}
+
+/// Races `fut` against `options.timeout` (ms, on core's timer thread, which keeps nothing
+/// alive) and `options.signal` (a listener removed as soon as the race ends). The losers are
+/// dropped, never cancelled: giving up on a wait changes nothing in what was awaited. Runs on
+/// the loop through `host::spawn`; never blocks.
+pub(crate) fn bounded(
+    env: &Env,
+    options: Option<Object>,
+    fut: impl Future<Output = ()> + 'static,
+) -> Result<impl Future<Output = Ended> + 'static> {
+    let (timeout, signal) = match options {
+        Some(o) => (
+            err_group::number_opt(env, &o, "timeout")?,
+            err_group::get_opt(&o, "signal")?,
+        ),
+        None => (None, None),
+    };
+    let mut futures: Vec<Pin<Box<dyn Future<Output = ()>>>> = vec![Box::pin(fut)];
+    let mut timer = None;
+    if let Some(ms) = timeout {
+        let t = gogroup::CancelToken::new().with_timeout(duration_of_ms(ms));
+        futures.push(Box::pin(t.wait_async()));
+        timer = Some(t);
+    }
+    let mut abort = None;
+    if let Some(s) = signal {
+        let (token, remover) = cancel_token::token_from_signal(env, s)?;
+        futures.push(Box::pin(token.wait_async()));
+        abort = Some((token, remover));
+    }
+    let timer_index = timer.as_ref().map(|_| 1);
+    Ok(async move {
+        let which = host::first_of(futures).await;
+        let (token, remover): (Option<gogroup::CancelToken>, Option<HostValue>) = match abort {
+            Some((t, r)) => (Some(t), r),
+            None => (None, None),
+        };
+        if let Some(env) = host::env() {
+            cancel_token::remove_listener(env, remover);
+        }
+        drop(timer);
+        if which == 0 {
+            Ended::Done
+        } else if Some(which) == timer_index {
+            Ended::TimedOut
+        } else {
+            Ended::Aborted(
+                token
+                    .and_then(|t| t.cause())
+                    .unwrap_or_else(gogroup::Error::canceled),
+            )
+        }
+    })
 }
 
 pub(crate) fn boolean(env: sys::napi_env, b: bool) -> sys::napi_value {
