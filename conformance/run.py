@@ -51,13 +51,7 @@ NODE_UNSUPPORTED = {
     "eg.task_panics": "Node's ErrGroup has no task panic: a throw is the task's error",
     "wg.task_panics": "Node's WaitGroup.go reports nothing from wait(): a rejected async task only "
     "decrements the counter (a synchronous throw is rethrown by go() itself)",
-    "eg.wait_bounded": "Node's ErrGroup.wait() takes no timeout and no token",
-    "eg.observe": "Node's ErrGroup exposes no active count, limit or recorded errors",
     "eg.go_on_full_limit": "Node's ErrGroup.go never waits for a slot: it queues the task and returns at once",
-    "eg.limit_zero": "Node's ErrGroup takes no limit of 0 (nothing may start)",
-    "eg.shutdown_cause": "Node's ErrGroup.shutdown takes no cause",
-    "token.dependents": "Node's CancelToken exposes no dependents count",
-    "token.deadline_cause": "Node's withTimeout / withDeadline take no cause",
 }
 
 # One line per runtime. The build of each lives in mk/conformance.mk.

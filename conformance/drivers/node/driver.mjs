@@ -16,7 +16,11 @@
 // * A named error is an `Error` object, matched by identity (===); a task returns it by
 //   throwing it. Kinds: `err.code` 'GOGROUP_<KIND>'; reasons follow AbortSignal: an AbortError
 //   DOMException is CANCELED, a TimeoutError DOMException is DEADLINE_EXCEEDED.
-// * A wait with a token passes `token.signal` (WaitGroup.wait's `signal` option).
+// * A wait with a token passes `token.signal` (the `signal` option of WaitGroup.wait and
+//   ErrGroup.wait); `timeout_ms` is their `timeout` option. The token's own signal is not one
+//   of its `dependents` (the binding leaves it out), so a wait leaves the count as it was.
+// * A deadline's or a shutdown's `cause` is the named error passed as the reason
+//   (`withTimeout(ms, reason)`, `withDeadline(date, reason)`, `shutdown(graceMs, reason)`).
 // * What the binding cannot express is reported as "unsupported" naming the feature (run.py,
 //   NODE_UNSUPPORTED): an observation it lacks is skipped and named (the rest of the scenario
 //   still runs); a step it cannot perform ends the scenario.
@@ -317,7 +321,6 @@ class Run {
     if (st.async === undefined) return this.exec(st)
     // What the step cannot do is known before it starts: say so now, not from its promise.
     if (st.op === 'eg.go') this.goOnFullLimit()
-    if (st.op === 'eg.wait') this.boundedGroupWait(st)
     const call = { done: false, error: undefined }
     call.promise = this.exec(st).then(
       () => {
@@ -335,12 +338,6 @@ class Run {
   // A step that relies on go waiting for a slot (an async go, or one expected to fail).
   goOnFullLimit() {
     throw new Unsupported('eg.go_on_full_limit', 'ErrGroup.go never waits for a slot (it queues the task)')
-  }
-
-  boundedGroupWait(st) {
-    if ('timeout_ms' in st || 'token' in st) {
-      throw new Unsupported('eg.wait_bounded', 'ErrGroup.wait() takes no timeout and no token')
-    }
   }
 
   hang() {
@@ -406,14 +403,14 @@ class Run {
       case 'token.with_timeout':
       case 'token.with_deadline': {
         const p = this.token(st.parent)
-        if ('cause' in st) throw new Unsupported('token.deadline_cause', 'withTimeout / withDeadline take no cause')
+        const cause = 'cause' in st ? this.namedError(String(st.cause)) : undefined
         let t
         if (st.op === 'token.with_timeout') {
-          t = p.withTimeout(st.timeout_ms)
+          t = p.withTimeout(st.timeout_ms, cause)
         } else {
           const offsets = { past: -1000, now: 0, far: 3600 * 1000 }
           if (!(st.deadline in offsets)) fail(`deadline must be past, now or far, not ${st.deadline}`)
-          t = p.withDeadline(Date.now() + offsets[st.deadline])
+          t = p.withDeadline(Date.now() + offsets[st.deadline], cause)
         }
         this.tokens.set(String(st.id), t)
         break
@@ -467,7 +464,6 @@ class Run {
         }
         const collect = st.collect ?? 'first'
         if (collect !== 'first' && collect !== 'all') fail(`collect must be first or all, not ${collect}`)
-        if (st.limit === 0) throw new Unsupported('eg.limit_zero', 'ErrGroup takes no limit of 0')
         const options = { collect }
         if ('token' in st) options.token = this.token(st.token)
         if (st.limit !== undefined && st.limit !== null) options.limit = st.limit
@@ -491,16 +487,18 @@ class Run {
       }
       case 'eg.set_limit': {
         const g = this.get(this.groups, 'group', st.group)
-        if (st.n === 0) throw new Unsupported('eg.limit_zero', 'ErrGroup takes no limit of 0')
         await this.outcome(st, () => g.setLimit(st.n))
         break
       }
       case 'eg.wait': {
         const g = this.get(this.groups, 'group', st.group)
-        this.boundedGroupWait(st)
+        const signal = 'token' in st ? this.token(st.token).signal : undefined
+        const timeout = 'timeout_ms' in st ? st.timeout_ms : undefined
         await this.outcome(st, async () => {
           try {
-            if ((await this.within(g.wait(), this.bound)) === TIMEOUT) this.hang()
+            // The wait's own timeout decides first; within() is the driver's bound (and timer).
+            const got = await this.within(g.wait({ signal, timeout }), (timeout ?? 0) + this.bound)
+            if (got === TIMEOUT) this.hang()
           } catch (e) {
             // collect: 'all' rejects with an AggregateError of every failure, the first first.
             if (this.collectAll.has(String(st.group)) && e instanceof AggregateError) throw e.errors[0]
@@ -509,15 +507,31 @@ class Run {
         })
         break
       }
-      case 'eg.check':
-      case 'eg.errors':
-        this.get(this.groups, 'group', st.group)
-        this.note('eg.observe', 'ErrGroup exposes no active count, limit or recorded errors')
+      case 'eg.check': {
+        const g = this.get(this.groups, 'group', st.group)
+        if ('active' in st && g.active !== st.active) fail(`want active ${st.active}, got ${g.active}`)
+        if ('limit' in st && g.limit !== st.limit) fail(`want limit ${st.limit}, got ${g.limit}`)
         break
+      }
+      case 'eg.errors': {
+        const got = this.get(this.groups, 'group', st.group).errors()
+        if (!Array.isArray(st.expect)) fail(`eg.errors expects a list, not ${JSON.stringify(st.expect)}`)
+        if (got.length !== st.expect.length) {
+          fail(`want ${st.expect.length} recorded errors, got ${got.length}: ${got.map((e) => this.describe(e)).join(', ')}`)
+        }
+        for (const [i, want] of st.expect.entries()) {
+          try {
+            this.match(want, got[i])
+          } catch (e) {
+            fail(`error ${i}: ${e.message}`)
+          }
+        }
+        break
+      }
       case 'eg.shutdown': {
         const g = this.get(this.groups, 'group', st.group)
-        if ('cause' in st) throw new Unsupported('eg.shutdown_cause', 'ErrGroup.shutdown takes no cause')
-        const left = await this.within(g.shutdown(st.grace_ms), st.grace_ms + this.bound)
+        const cause = 'cause' in st ? this.namedError(String(st.cause)) : undefined
+        const left = await this.within(g.shutdown(st.grace_ms, cause), st.grace_ms + this.bound)
         if (left === TIMEOUT) this.hang()
         if (left !== st.expect) fail(`want ${st.expect} tasks still running, got ${left}`)
         break
@@ -635,7 +649,7 @@ class Run {
         fail(`want the deadline of ${st.deadline_of} (${o.deadline?.toISOString()}), got ${t.deadline?.toISOString()}`)
       }
     }
-    if ('dependents' in st) this.note('token.dependents', 'CancelToken exposes no dependents count')
+    if ('dependents' in st && t.dependents !== st.dependents) fail(`want ${st.dependents} dependents, got ${t.dependents}`)
   }
 
   checkLog(st) {
