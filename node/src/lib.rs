@@ -7,8 +7,8 @@
 //! | JS | core |
 //! |---|---|
 //! | `new WaitGroup()`, `add`, `done`, `wait()`, `waitSync()`, `go(fn)` | `WaitGroup`, `wait_async`, `wait_timeout` |
-//! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout`, `any`, `onCancel` | `CancelToken`, `cancel_with`, `on_cancel_inline` |
-//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait()` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish` |
+//! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
+//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
 //!
 //! [`host`] is the only code that is the binding's own: the event-loop glue.
 
