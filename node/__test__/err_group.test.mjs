@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ErrGroup, CancelToken } from '../index.js'
+import { getEventListeners } from 'node:events'
+import { ErrGroup, CancelToken, testing } from '../index.js'
 import { alive, isPending } from './helpers.mjs'
 
 function gate() {
@@ -349,4 +350,20 @@ test('shutdown(graceMs, reason) cancels with that very reason', async () => {
   assert.equal(h.token.reason.name, 'AbortError')
   assert.equal(await alive(h.shutdown(0, new Error('later'))), 0)
   assert.equal(h.token.reason.name, 'AbortError')
+})
+
+test('a bounded wait leaves nothing behind: no listener on the signal, no pending promise', async () => {
+  const before = testing.hostStats().pending
+  const g = new ErrGroup()
+  const { p, open } = gate()
+  g.go(() => p)
+  const ac = new AbortController()
+  await assert.rejects(alive(g.wait({ signal: ac.signal, timeout: 1 })), { code: 'GOGROUP_TIMEOUT' })
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
+  const w = g.wait({ signal: ac.signal })
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 1)
+  open()
+  await alive(w)
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
+  assert.equal(testing.hostStats().pending, before)
 })
