@@ -102,13 +102,7 @@ impl Limit {
         token: &CancelToken,
         wake_on_cancel: impl FnOnce() -> Registration,
     ) -> Result<()> {
-        if self.try_acquire() {
-            return Ok(());
-        }
-        let registration = wake_on_cancel();
-        let result = self.acquire_slow(token);
-        registration.stop();
-        result
+        self.acquire_until(token, None, None, || vec![wake_on_cancel()])
     }
 
     /// [`acquire`](Limit::acquire) that also gives up when `deadline` passes (`Timeout`) or
@@ -124,15 +118,11 @@ impl Limit {
             return Ok(());
         }
         let registrations = wake_on_cancel();
-        let result = self.acquire_slow_until(token, other, deadline);
+        let result = self.acquire_slow(token, other, deadline);
         for r in registrations {
             r.stop();
         }
         result
-    }
-
-    fn acquire_slow(&self, token: &CancelToken) -> Result<()> {
-        self.acquire_slow_until(token, None, None)
     }
 
     /// Why a waiter must give up now, if it must: the group's token, `other`, the deadline.
@@ -151,7 +141,7 @@ impl Limit {
             .map(|_| Error::timeout())
     }
 
-    fn acquire_slow_until(
+    fn acquire_slow(
         &self,
         token: &CancelToken,
         other: Option<&CancelToken>,
