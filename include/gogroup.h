@@ -190,7 +190,8 @@ typedef void (*gogroup_cancel_fn)(void *arg,
 typedef void (*gogroup_free_fn)(void *arg);
 
 /**
- * A task for `gogroup_err_group_go`: called once on a gogroup pool thread with its `arg` and
+ * A task for `gogroup_err_group_go`: called once, on a gogroup pool thread (or on a thread
+ * blocked in `gogroup_err_group_wait`, see there), with its `arg` and
  * the group's token (borrowed: valid until the task returns; clone it to keep it; freeing it
  * is ignored). Returns 0 for success, or the caller's own nonzero error code; it may then
  * write a NUL-terminated message of at most `message_cap` bytes (including the NUL) into
@@ -202,7 +203,8 @@ typedef int (*gogroup_task_fn)(void *arg,
                                size_t message_cap);
 
 /**
- * A task for `gogroup_wait_group_go`: called once with its `arg`, on a gogroup pool thread.
+ * A task for `gogroup_wait_group_go`: called once with its `arg`, on a gogroup pool thread (or
+ * on the thread blocked in `gogroup_wait_group_wait`, see there).
  */
 typedef void (*gogroup_fn)(void *arg);
 
@@ -524,6 +526,10 @@ gogroup_result gogroup_err_group_active(const gogroup_err_group *group, size_t *
  * into `message` as `gogroup_cancel_token_cause` does. Every out-pointer may be NULL;
  * `message` only with `message_cap` 0. Any thread that may block; not from a task of this
  * group (it would wait for itself, as in Go).
+ *
+ * If the group's only task was submitted by this thread and no pool thread has started it
+ * yet, this runs it on the calling thread (as `gogroup_wait_group_wait` does). The bounded
+ * and token waits never do.
  */
 gogroup_result gogroup_err_group_wait(const gogroup_err_group *group,
                                       int64_t *code_out,
@@ -674,6 +680,10 @@ gogroup_result gogroup_wait_group_count(const gogroup_wait_group *wg, size_t *co
  *
  * Returns `OK`, or `PANIC` if a `go` task panicked (impossible for C tasks). Any thread that
  * may block; calling it from a `go` task of the same group deadlocks, as in Go.
+ *
+ * If the group's only task was submitted by this thread and no pool thread has started it
+ * yet, this runs it on the calling thread (as Go runs a new goroutine where `Wait` parks):
+ * one task then costs no trip to another thread. The bounded and token waits never do.
  */
 gogroup_result gogroup_wait_group_wait(const gogroup_wait_group *wg);
 

@@ -249,6 +249,10 @@ impl ErrGroup {
     ///
     /// Tasks started after an error still run (as in Go); they should watch the token.
     ///
+    /// As with [`WaitGroup::go`](crate::WaitGroup::go), the group's only task may run on the
+    /// thread that calls [`wait`](ErrGroup::wait) if that thread submitted it and no worker has
+    /// started it yet; the bounded and cancellable waits never run a task.
+    ///
     /// # Errors
     /// If the group's token is cancelled while `go` waits for a slot, `go` returns the token's
     /// cause at once and `f` never runs (Go would block forever).
@@ -743,7 +747,11 @@ impl TaskSlot {
         F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
         E: Into<Error>,
     {
-        pool::submit(Box::new(move || self.run(f)));
+        let (key, alone) = self
+            .shared
+            .as_ref()
+            .map_or((0, false), |s| (s.wg.key(), s.wg.is_alone()));
+        pool::submit_counted(key, alone, move || self.run(f));
     }
 
     /// Runs `f` in this slot, capturing a panic, and finishes.

@@ -66,6 +66,7 @@
 mod cancel_token;
 mod err_group;
 mod error;
+mod handoff;
 mod limit;
 mod loom;
 mod panic_slot;

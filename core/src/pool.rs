@@ -43,9 +43,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
+use crate::handoff::{Claim, Handoff};
 use crate::timer;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued task: owned by the queue, or shared with the thread that submitted it (which may
+/// run it itself while it waits for it, see [`crate::handoff`]).
+enum Job {
+    Owned(Box<dyn FnOnce() + Send>),
+    Shared(Arc<dyn Claim>),
+}
 
 /// A snapshot of the pool, for diagnostics and leak tests.
 ///
@@ -91,6 +97,13 @@ struct Pool {
     /// Workers spinning for a task (they will take one without being woken).
     searching: Padded<AtomicUsize>,
     live: Padded<AtomicUsize>,
+    /// Handed-off jobs that workers found already run by their waiter, and discarded. With
+    /// the waiters' counts ([`RanByWaiter`]) this keeps such jobs out of `stats().queued`.
+    discarded: Padded<AtomicUsize>,
+    /// Every live thread's count of jobs it ran for their waiter.
+    ran_by_waiters: Mutex<Vec<Arc<Padded<AtomicUsize>>>>,
+    /// The counts of threads that exited.
+    ran_by_exited: AtomicUsize,
     check_scheduled: AtomicBool,
 }
 
@@ -135,6 +148,9 @@ fn pool() -> &'static Pool {
         sleeping: Padded::default(),
         searching: Padded::default(),
         live: Padded::default(),
+        discarded: Padded::default(),
+        ran_by_waiters: Mutex::new(Vec::new()),
+        ran_by_exited: AtomicUsize::new(0),
         check_scheduled: AtomicBool::new(false),
     })
 }
@@ -223,7 +239,98 @@ pub fn spawn<F: FnOnce() + Send + 'static>(f: F) {
     submit(Box::new(f));
 }
 
-pub(crate) fn submit(job: Job) {
+pub(crate) fn submit(job: Box<dyn FnOnce() + Send>) {
+    push(Job::Owned(job));
+}
+
+/// Runs the last task this thread submitted for `group` here, if no worker started it yet
+/// (see [`crate::handoff`]). True if it ran.
+pub(crate) fn run_mine(group: usize) -> bool {
+    let Some(task) = crate::handoff::take_mine(group) else {
+        return false;
+    };
+    // Counted before the claim: a worker that finds the task claimed (and counts it discarded)
+    // has seen this count (the claim is a release, the worker's check an acquire).
+    RanByWaiter::add(1);
+    // A raw task could unwind; ours catch their own panics. Either way, never into the waiter.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run_if_unclaimed()))
+        .unwrap_or(true);
+    if !ran {
+        RanByWaiter::add(usize::MAX); // -1, wrapping
+    }
+    ran
+}
+
+/// This thread's count of jobs it ran for their waiter: its own cache line, written only by
+/// this thread, so the handoff's fast path touches no shared counter. `stats()` sums them.
+struct RanByWaiter(Arc<Padded<AtomicUsize>>);
+
+impl RanByWaiter {
+    fn add(n: usize) {
+        let counted = RAN_BY_WAITER.try_with(|mine| {
+            let c = &mine.0.0;
+            c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+        });
+        if counted.is_err() {
+            // This thread is exiting: count it with the exited ones.
+            pool().ran_by_exited.fetch_add(n, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for RanByWaiter {
+    fn drop(&mut self) {
+        let p = pool();
+        p.ran_by_exited
+            .fetch_add(self.0.0.load(Ordering::Relaxed), Ordering::Release);
+        p.ran_by_waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|c| !Arc::ptr_eq(c, &self.0));
+    }
+}
+
+thread_local! {
+    static RAN_BY_WAITER: RanByWaiter = {
+        let mine = Arc::new(Padded(AtomicUsize::new(0)));
+        pool().ran_by_waiters.lock().unwrap_or_else(PoisonError::into_inner).push(mine.clone());
+        RanByWaiter(mine)
+    };
+}
+
+/// Queued jobs that their waiter already ran and no worker has discarded yet.
+fn ran_but_queued(p: &Pool) -> usize {
+    // Discards first: every discard counted here follows its waiter's count (see `run_mine`),
+    // which the loads below then see.
+    let discarded = p.discarded.0.load(Ordering::Acquire);
+    let ran = p
+        .ran_by_waiters
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .fold(p.ran_by_exited.load(Ordering::Acquire), |sum, c| {
+            sum.wrapping_add(c.0.load(Ordering::Acquire))
+        });
+    ran.saturating_sub(discarded)
+}
+
+/// Submits a task counted by the group whose key is `group`.
+///
+/// When it is the group's only task (`alone`), this thread's next unbounded wait for the group
+/// may run it itself if no worker has started it yet (see [`crate::handoff`]): `go` then
+/// `wait` on one task costs no trip to another thread. A task among many is submitted plainly:
+/// sharing it would cost every task two atomic operations to save one handoff per round.
+pub(crate) fn submit_counted<F: FnOnce() + Send + 'static>(group: usize, alone: bool, f: F) {
+    if alone {
+        let task: Arc<dyn Claim> = Arc::new(Handoff::new(group, f));
+        crate::handoff::remember(task.clone());
+        push(Job::Shared(task));
+    } else {
+        push(Job::Owned(Box::new(f)));
+    }
+}
+
+fn push(job: Job) {
     let p = pool();
     p.injector.push(job);
     // Invariant 2.
@@ -353,12 +460,21 @@ fn run_found(local: &Worker<Job>, found: Found, progress: &Padded<AtomicU64>) {
         watch_queue();
     }
     run_job(job);
+    // Also when its submitter ran it: the queue moved on, so this worker is not blocked.
     progress.0.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Runs a job, unless its submitter already ran it.
 fn run_job(job: Job) {
     // Tasks wrapped by WaitGroup/ErrGroup catch their own panics; this only guards raw jobs.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match job {
+        Job::Owned(f) => f(),
+        Job::Shared(task) => {
+            if !task.run_if_unclaimed() {
+                pool().discarded.0.fetch_add(1, Ordering::Release);
+            }
+        }
+    }));
 }
 
 fn worker() {
@@ -457,7 +573,7 @@ pub fn stats() -> PoolStats {
         live,
         idle,
         busy: live - idle,
-        queued: p.queued(),
+        queued: p.queued().saturating_sub(ran_but_queued(p)),
         timer_thread: timer::thread_running(),
         pending_deadlines: timer::pending(),
     }

@@ -31,6 +31,8 @@
 //!    the increment is then taken back through the checked path and refused. With increments
 //!    of at most 256 and a 32-bit counter field, the transient cannot wrap around unless more
 //!    than eight million threads overflow it at the same instant.
+//! 6. An unbounded wait (no deadline, no token) may run the last task this thread submitted for
+//!    this group, if no worker claimed it first ([`crate::handoff`]); a bounded one never does.
 
 use std::fmt;
 use std::future::Future;
@@ -185,6 +187,15 @@ impl WaitGroup {
     /// after `go` returns always waits for `f`. The return of `f` happens-before the return of
     /// the `wait` it releases.
     ///
+    /// **Where `f` runs.** On a pool worker — unless `f` is the group's only task and this same
+    /// thread reaches [`wait`](WaitGroup::wait) before any worker has started it: then `wait`
+    /// runs `f` itself, as Go runs a new goroutine on the processor that parks in `Wait`. The
+    /// waiter could not return before `f` finished anyway, and `go` + `wait` on one task then
+    /// costs no trip to another thread and back. The bounded and cancellable waits
+    /// ([`wait_timeout`](WaitGroup::wait_timeout), [`wait_cancellable`](WaitGroup::wait_cancellable),
+    /// [`wait_until`](WaitGroup::wait_until) with a deadline or token, and futures) never run a
+    /// task: they must be able to return while it still runs.
+    ///
     /// # Panics
     /// Never in the caller. If `f` panics, the panic is captured, the counter is still
     /// released, and the first captured panic is resumed by [`WaitGroup::wait`].
@@ -200,19 +211,31 @@ impl WaitGroup {
         // Cannot overflow in practice; if it would, run unaccounted rather than lose the task.
         let counted = self.inner.add(1).is_ok();
         let inner = self.inner.clone();
-        pool::submit(Box::new(move || {
+        pool::submit_counted(self.key(), self.is_alone(), move || {
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                 inner.panic.keep(p);
             }
             if counted {
                 let _ = inner.add(-1);
             }
-        }));
+        });
+    }
+
+    /// Identifies the group (for [`crate::handoff`]): the address of its shared state, stable
+    /// while any handle or counted task exists.
+    pub(crate) fn key(&self) -> usize {
+        Inner::key(&self.inner)
+    }
+
+    /// Whether the task just counted is the only one (a heuristic: only speed depends on it).
+    pub(crate) fn is_alone(&self) -> bool {
+        counter(self.inner.state.load(Ordering::Relaxed)) == 1
     }
 
     /// Blocks until the counter is zero.
     ///
-    /// Returns at once if it already is. Spins briefly, then sleeps.
+    /// Returns at once if it already is. If this thread's last [`go`](WaitGroup::go) task for
+    /// this group has not started yet, runs it here (see `go`); then spins briefly, then sleeps.
     ///
     /// # Panics
     /// Resumes the first panic captured from a [`WaitGroup::go`] task (once).
@@ -403,9 +426,18 @@ impl Inner {
         token: Option<&CancelToken>,
     ) -> Result<()> {
         let inner: &Inner = this;
-        let s = inner.state.load(Ordering::Acquire);
+        let mut s = inner.state.load(Ordering::Acquire);
         if counter(s) == 0 {
             return Ok(());
+        }
+        // Go's `runnext`: an unbounded wait runs the task this thread just submitted for this
+        // group itself if no worker has started it yet (see `crate::handoff`).
+        if deadline.is_none() && token.is_none() && pool::run_mine(Inner::key(this)) {
+            let after = inner.state.load(Ordering::Acquire);
+            if counter(after) == 0 || generation(after) != generation(s) {
+                return Ok(());
+            }
+            s = after;
         }
         let gen0 = generation(s);
         for _ in 0..SPIN_LIMIT {
@@ -439,6 +471,11 @@ impl Inner {
         } else {
             Err(Error::timeout())
         }
+    }
+
+    fn key(this: &Arc<Inner>) -> usize {
+        let inner: &Inner = this;
+        std::ptr::from_ref(inner) as usize
     }
 
     fn resume_panic(&self) {

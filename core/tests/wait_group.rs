@@ -515,3 +515,60 @@ fn wait_resumes_the_original_panic_payload_even_when_it_is_not_a_string() {
         "the payload must be resumed untouched"
     );
 }
+
+#[test]
+fn go_then_wait_runs_every_task_exactly_once_whether_a_worker_or_the_waiter_runs_it() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    for round in 1..=2_000 {
+        let wg = WaitGroup::new();
+        let r = runs.clone();
+        wg.go(move || {
+            r.fetch_add(1, Ordering::Relaxed);
+        });
+        wg.wait();
+        assert_eq!(runs.load(Ordering::Relaxed), round, "after round {round}");
+    }
+}
+
+#[test]
+fn bounded_and_cancellable_waits_never_run_a_task_on_the_waiting_thread() {
+    let me = std::thread::current().id();
+    let stop = CancelToken::new();
+    for round in 0..300 {
+        let wg = WaitGroup::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        wg.go(move || tx.send(std::thread::current().id()).unwrap());
+        if round % 2 == 0 {
+            assert!(wg.wait_timeout(HANG));
+        } else {
+            wg.wait_cancellable(&stop).unwrap();
+        }
+        assert_ne!(
+            rx.recv().unwrap(),
+            me,
+            "round {round} ran on the waiting thread"
+        );
+    }
+}
+
+#[test]
+fn a_task_run_by_its_waiter_may_itself_go_and_wait() {
+    for _ in 0..500 {
+        let wg = WaitGroup::new();
+        let inner_ran = Arc::new(AtomicUsize::new(0));
+        let (w, r) = (wg.clone(), inner_ran.clone());
+        wg.go(move || {
+            let nested = WaitGroup::new();
+            let r2 = r.clone();
+            nested.go(move || {
+                r2.fetch_add(1, Ordering::Relaxed);
+            });
+            nested.wait();
+            w.go(move || {
+                r.fetch_add(1, Ordering::Relaxed);
+            });
+        });
+        wg.wait();
+        assert_eq!(inner_ran.load(Ordering::Relaxed), 2);
+    }
+}

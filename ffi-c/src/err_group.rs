@@ -34,7 +34,8 @@ pub enum gogroup_collect {
     All = 1,
 }
 
-/// A task for `gogroup_err_group_go`: called once on a gogroup pool thread with its `arg` and
+/// A task for `gogroup_err_group_go`: called once, on a gogroup pool thread (or on a thread
+/// blocked in `gogroup_err_group_wait`, see there), with its `arg` and
 /// the group's token (borrowed: valid until the task returns; clone it to keep it; freeing it
 /// is ignored). Returns 0 for success, or the caller's own nonzero error code; it may then
 /// write a NUL-terminated message of at most `message_cap` bytes (including the NUL) into
@@ -324,6 +325,10 @@ fn report(
 /// into `message` as `gogroup_cancel_token_cause` does. Every out-pointer may be NULL;
 /// `message` only with `message_cap` 0. Any thread that may block; not from a task of this
 /// group (it would wait for itself, as in Go).
+///
+/// If the group's only task was submitted by this thread and no pool thread has started it
+/// yet, this runs it on the calling thread (as `gogroup_wait_group_wait` does). The bounded
+/// and token waits never do.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gogroup_err_group_wait(
     group: *const gogroup_err_group,

@@ -20,7 +20,8 @@ pub struct gogroup_wait_group {
     _private: [u8; 0],
 }
 
-/// A task for `gogroup_wait_group_go`: called once with its `arg`, on a gogroup pool thread.
+/// A task for `gogroup_wait_group_go`: called once with its `arg`, on a gogroup pool thread (or
+/// on the thread blocked in `gogroup_wait_group_wait`, see there).
 pub type gogroup_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
 /// A destructor for a callback's `arg`, called exactly once (see the conventions).
@@ -138,6 +139,10 @@ pub unsafe extern "C" fn gogroup_wait_group_count(
 ///
 /// Returns `OK`, or `PANIC` if a `go` task panicked (impossible for C tasks). Any thread that
 /// may block; calling it from a `go` task of the same group deadlocks, as in Go.
+///
+/// If the group's only task was submitted by this thread and no pool thread has started it
+/// yet, this runs it on the calling thread (as Go runs a new goroutine where `Wait` parks):
+/// one task then costs no trip to another thread. The bounded and token waits never do.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gogroup_wait_group_wait(wg: *const gogroup_wait_group) -> gogroup_result {
     result(|| {
