@@ -331,6 +331,11 @@ export declare class WaitGroup {
    * now and decremented when `fn` returns or, for an async function, when its promise
    * settles. A synchronous throw is rethrown here (after the decrement); a rejection only
    * decrements the counter (use `ErrGroup` to collect errors).
+   *
+   * Costs what a plain-JS WaitGroup's `go` costs: the tasks pending on this thread's event
+   * loop share one count in core (taken by the first, given back by the last), so no task
+   * crosses into the addon; every wait, on any thread, still sees them, and `count` reports
+   * each one.
    */
   go(fn: () => unknown): void
   /**

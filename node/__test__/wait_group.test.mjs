@@ -88,6 +88,78 @@ test('go releases the count when the task rejects (no unhandled rejection)', asy
   assert.equal(await alive(wg.wait()), true)
 })
 
+test('count reports every pending task, and core never sees zero while one is pending', async () => {
+  const wg = new WaitGroup()
+  const gates = []
+  for (let i = 0; i < 3; i++) wg.go(() => new Promise((r) => gates.push(r)))
+  assert.equal(wg.count, 3)
+  // Another view of the same counter (as a worker or C code has) sees the tasks as pending.
+  const other = WaitGroup.fromShared(wg.share())
+  assert.equal(other.count > 0, true)
+  const p = other.wait()
+  gates.shift()()
+  gates.shift()()
+  await isPending(p)
+  assert.equal(wg.count, 1)
+  assert.equal(await isPending(p), true)
+  gates.shift()()
+  assert.equal(await alive(p), true)
+  assert.equal(wg.count, 0)
+  assert.equal(other.count, 0)
+})
+
+test('done() of an add() while loop tasks are pending leaves wait() pending until they settle', async () => {
+  const wg = new WaitGroup()
+  wg.add(1)
+  let release
+  wg.go(() => new Promise((r) => (release = r)))
+  assert.equal(wg.count, 2)
+  const p = wg.wait()
+  wg.done()
+  assert.equal(wg.count, 1)
+  assert.equal(await isPending(p), true)
+  release()
+  assert.equal(await alive(p), true)
+  assert.equal(wg.count, 0)
+})
+
+test('a thenable that calls back twice, or both ways, is counted out once', async () => {
+  const wg = new WaitGroup()
+  wg.add(1) // a count of our own: an over-release would take it
+  wg.go(() => ({ then(ok, fail) { ok(); ok(); fail(new Error('late')) } }))
+  assert.equal(wg.count, 1)
+  let later
+  wg.go(() => ({ then(ok) { later = ok } }))
+  assert.equal(wg.count, 2)
+  later()
+  later()
+  assert.equal(wg.count, 1)
+  wg.done()
+  assert.equal(await wg.wait(), true)
+})
+
+test('go with a non-function, or a thenable whose then throws, throws and keeps no count', () => {
+  const wg = new WaitGroup()
+  assert.throws(() => wg.go(42), TypeError)
+  assert.equal(wg.count, 0)
+  const bad = new Error('then getter')
+  assert.throws(() => wg.go(() => ({ get then() { throw bad } })), (e) => e === bad)
+  assert.equal(wg.count, 0)
+  assert.throws(() => wg.go(() => ({ then() { throw bad } })), (e) => e === bad)
+  assert.equal(wg.count, 0)
+  // A value that is not a thenable settles at once.
+  wg.go(() => ({ then: 1 }))
+  assert.equal(wg.count, 0)
+})
+
+test('go and count refuse a receiver that is not a WaitGroup, and never run the task', () => {
+  let ran = false
+  assert.throws(() => WaitGroup.prototype.go.call({}, () => (ran = true)))
+  assert.equal(ran, false)
+  const count = Object.getOwnPropertyDescriptor(WaitGroup.prototype, 'count').get
+  assert.throws(() => count.call({}))
+})
+
 test('wait({ timeout }) resolves false when the counter is not zero in time', async () => {
   const wg = new WaitGroup()
   wg.add(1)

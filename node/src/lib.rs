@@ -10,7 +10,7 @@
 //! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
 //! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
 //!
-//! [`host`] is the only code that is the binding's own: the event-loop glue.
+//! [`host`] and [`loop_tasks`] are the only code that is the binding's own: the event-loop glue.
 
 #![deny(clippy::all)]
 // napi exports must be `pub`, but this cdylib has no Rust API: nothing is reachable from outside.
@@ -25,6 +25,7 @@ mod cancel_token;
 mod err_group;
 mod errors;
 mod host;
+mod loop_tasks;
 mod share;
 mod tasks;
 mod wait_group;

@@ -136,8 +136,15 @@ impl WaitGroup {
     /// now and decremented when `fn` returns or, for an async function, when its promise
     /// settles. A synchronous throw is rethrown here (after the decrement); a rejection only
     /// decrements the counter (use `ErrGroup` to collect errors).
+    ///
+    /// Costs what a plain-JS WaitGroup's `go` costs: the tasks pending on this thread's event
+    /// loop share one count in core (taken by the first, given back by the last), so no task
+    /// crosses into the addon; every wait, on any thread, still sees them, and `count` reports
+    /// each one.
     #[napi(catch_unwind, ts_args_type = "fn: () => unknown")]
     pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
+        // Replaced at load by `src/loop_tasks.js` (see `loop_tasks.rs`); kept as the reference
+        // implementation of the same rules, and for a host that loads the addon without it.
         let raw = env.raw();
         errors::map(&env, self.inner.add(1))?;
         let id = tasks::insert(Slot::Wait(self.inner.clone()));
