@@ -55,6 +55,7 @@ lint-node: node-deps ## Fail if node/index.js or index.d.ts are stale; tsc --str
 		--lib es2022,esnext.disposable --types node --typeRoots $(NODE_DIR)/node_modules/@types \
 		$(NODE_TS_EXAMPLES)
 	$(NODE) --check $(NODE_DIR)/src/loop_tasks.js
+	$(NODE) --check $(NODE_DIR)/src/tokens.js
 
 demo-node: node-deps node-addon ## Build the Node addon and run every example in examples/node
 	@for f in $(NODE_EXAMPLES); do \

@@ -398,5 +398,10 @@ export declare namespace testing {
     pending: number
     /** JS tasks whose promise has not settled yet. */
     tasks: number
+    /**
+     * Tokens behind a handle (`new CancelToken()`, `child()`) whose JS object has not been
+     * collected yet.
+     */
+    tokens: number
   }
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
 import { once, EventEmitter } from 'node:events'
 import { createServer } from 'node:http'
-import { CancelToken, testing } from '../index.js'
+import * as addonModule from '../index.js'
+import { CancelToken, ErrGroup, testing } from '../index.js'
 import { alive, isPending } from './helpers.mjs'
 
 test('a plain cancel gives an AbortError DOMException, the same object every time', () => {
@@ -245,4 +246,50 @@ test('dependents counts children, any tokens and callbacks, and drops back (a di
   assert.equal(u.dependents, 1)
   u.cancel()
   assert.equal(u.dependents, 0)
+})
+
+test('tokens made in JS and tokens made by the addon are one class, and interoperate', async () => {
+  const root = new CancelToken()
+  const kid = root.child()
+  const g = new ErrGroup({ token: kid })
+  let seen
+  g.go((token) => {
+    seen = token
+  })
+  await g.wait()
+  assert.ok(root instanceof CancelToken && kid instanceof CancelToken && g.token instanceof CancelToken)
+  assert.equal(seen, g.token, 'tasks get the group token itself')
+  assert.equal(Object.prototype.toString.call(root), '[object CancelToken]')
+  const either = CancelToken.any([kid, g.token.child()])
+  assert.ok(either instanceof CancelToken)
+  // The group's wait cancelled its token (Go's WithContext), not its parent.
+  assert.equal(g.token.cancelled, true)
+  assert.equal(either.cancelled, true)
+  assert.equal(kid.cancelled, false)
+  root.cancel()
+  assert.equal(kid.cancelled, true)
+  assert.equal(kid.reason.name, 'AbortError')
+  assert.equal(kid.reason, kid.reason, 'one reason object per token')
+  assert.equal(kid.err.code, 'GOGROUP_CANCELED')
+})
+
+test('a JS-made token keeps the reason given to cancel, and its children inherit it', () => {
+  const t = new CancelToken()
+  const c = t.child()
+  const why = { any: 'value' }
+  assert.equal(t.cancel(why), true)
+  assert.equal(t.cancel(), false, 'the first cancel wins')
+  assert.equal(t.reason, why)
+  assert.equal(c.reason, why)
+  assert.throws(() => c.throwIfCancelled(), (e) => e === why)
+  new CancelToken().throwIfCancelled() // live: does nothing
+})
+
+test('CancelToken methods refuse a receiver that is not a token; the table is not exported', () => {
+  assert.throws(() => CancelToken.prototype.cancel.call({}), TypeError)
+  assert.throws(() => Object.getOwnPropertyDescriptor(CancelToken.prototype, 'cancelled').get.call({}), TypeError)
+  const exported = Object.keys(addonModule)
+  assert.deepEqual(exported.filter((k) => k.startsWith('__token')), [])
+  assert.throws(() => new ErrGroup({ token: {} }))
+  assert.throws(() => CancelToken.any([{}]))
 })

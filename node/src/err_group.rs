@@ -13,7 +13,7 @@ use std::rc::Rc;
 use napi::bindgen_prelude::*;
 use napi::{JsValue, sys};
 
-use crate::cancel_token::{self, CancelToken, duration_of_ms};
+use crate::cancel_token::{self, duration_of_ms};
 use crate::errors;
 use crate::host::{self, HostValue, Raw};
 use crate::tasks::{self, Slot};
@@ -81,7 +81,7 @@ impl ErrGroup {
         if let Some(v) = self.token.borrow().as_ref().and_then(HostValue::get) {
             return Ok(v);
         }
-        let v = CancelToken::js_object(env, self.inner.token().clone())?;
+        let v = crate::token_handles::js_token(env, self.inner.token().clone())?;
         *self.token.borrow_mut() = Some(HostValue::new(env.raw(), v)?);
         Ok(v)
     }
@@ -124,9 +124,7 @@ impl ErrGroup {
         let mut signal_listener = None;
         if let Some(o) = options {
             if let Some(t) = get_opt(&o, "token")? {
-                // SAFETY: JS thread; napi checks the class.
-                let t = unsafe { ClassInstance::<CancelToken>::from_napi_value(env.raw(), t) }?;
-                parents.push(t.inner.clone());
+                parents.push(crate::token_handles::core_of(&env, t)?);
             }
             if let Some(s) = get_opt(&o, "signal")? {
                 let (t, remover) = cancel_token::token_from_signal(&env, s)?;

@@ -255,10 +255,13 @@ const HELPERS: &str = r#"(function () {
       }
       return false;
     },
-    abortError() { return new DOMException('This operation was aborted', 'AbortError'); },
-    timeoutError() { return new DOMException('The operation timed out.', 'TimeoutError'); },
-    error(message, code) { const e = new Error(message); e.code = code; return e; },
-    aggregate(errors) { return new AggregateError(errors, errors.length + ' tasks failed'); },
+    // Each error's stack is formatted at once (`void e.stack`): until then V8 keeps the
+    // receiver of every frame, and a reason cached by a token would keep alive the objects
+    // that asked for it — among them the token itself (a cycle through a strong reference).
+    abortError() { const e = new DOMException('This operation was aborted', 'AbortError'); void e.stack; return e; },
+    timeoutError() { const e = new DOMException('The operation timed out.', 'TimeoutError'); void e.stack; return e; },
+    error(message, code) { const e = new Error(message); e.code = code; void e.stack; return e; },
+    aggregate(errors) { const e = new AggregateError(errors, errors.length + ' tasks failed'); void e.stack; return e; },
     describe(v) {
       if (v instanceof Error || (v !== null && typeof v === 'object' && typeof v.message === 'string')) return String(v.message);
       try { return String(v); } catch { return Object.prototype.toString.call(v); }

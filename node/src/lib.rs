@@ -10,7 +10,10 @@
 //! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
 //! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
 //!
-//! [`host`] and [`loop_tasks`] are the only code that is the binding's own: the event-loop glue.
+//! [`host`], [`loop_tasks`] and [`token_handles`] (with the JS halves they install,
+//! `src/loop_tasks.js` and `src/tokens.js`) are the only code that is the binding's own: the
+//! event-loop glue, and cheaper ways to reach core where a napi-rs call or object costs more
+//! than the work behind it.
 
 #![deny(clippy::all)]
 // napi exports must be `pub`, but this cdylib has no Rust API: nothing is reachable from outside.
@@ -28,6 +31,7 @@ mod host;
 mod loop_tasks;
 mod share;
 mod tasks;
+mod token_handles;
 mod wait_group;
 
 /// The version of the native addon (the workspace version).
@@ -43,8 +47,8 @@ pub fn version() -> &'static str {
 /// Helpers that act from a *native* thread (core's pool), as C code or another addon would:
 /// for tests and demos of cross-thread wake-ups.
 mod testing {
-    use crate::cancel_token::CancelToken;
     use crate::wait_group::WaitGroup;
+    use napi::JsValue;
 
     /// Calls `wg.done()` on one of core's pool threads.
     #[napi(namespace = "testing", catch_unwind)]
@@ -65,6 +69,7 @@ mod testing {
             values: values as u32,
             pending: pending as u32,
             tasks: crate::tasks::live() as u32,
+            tokens: crate::token_handles::live() as u32,
         }
     }
 
@@ -78,14 +83,25 @@ mod testing {
         pub pending: u32,
         /// JS tasks whose promise has not settled yet.
         pub tasks: u32,
+        /// Tokens behind a handle (`new CancelToken()`, `child()`) whose JS object has not been
+        /// collected yet.
+        pub tokens: u32,
     }
 
     /// Calls `token.cancel()` on one of core's pool threads.
-    #[napi(namespace = "testing", catch_unwind)]
-    pub fn cancel_on_native_thread(token: &CancelToken) {
-        let t = token.inner.clone();
+    #[napi(
+        namespace = "testing",
+        catch_unwind,
+        ts_args_type = "token: CancelToken"
+    )]
+    pub fn cancel_on_native_thread(
+        env: napi::Env,
+        token: napi::bindgen_prelude::Unknown,
+    ) -> napi::Result<()> {
+        let t = crate::token_handles::core_of(&env, token.raw())?;
         gogroup::pool::spawn(move || {
             t.cancel();
         });
+        Ok(())
     }
 }

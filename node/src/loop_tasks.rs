@@ -13,23 +13,35 @@ use napi::sys;
 use crate::host;
 
 const LOOP_TASKS: &str = include_str!("loop_tasks.js");
+const TOKENS: &str = include_str!("tokens.js");
 
-/// Runs when the module is registered, after napi-rs has put the classes on `exports`.
+/// Runs when the module is registered, after napi-rs has put the classes on `exports`:
+/// installs `loop_tasks.js` and `tokens.js` (see `token_handles`).
 #[napi(module_exports)]
-pub fn install_loop_tasks(exports: Object, env: Env) -> Result<()> {
+pub fn install_js_halves(exports: Object, env: Env) -> Result<()> {
     let raw = env.raw();
-    let mut source = std::ptr::null_mut();
+    run_installer(raw, LOOP_TASKS, exports.raw())?;
+    let facade = run_installer(raw, TOKENS, exports.raw())?;
+    crate::token_handles::install(raw, facade)
+}
+
+/// Evaluates `source` (a function expression) and calls it with `exports`.
+fn run_installer(
+    env: sys::napi_env,
+    source: &str,
+    exports: sys::napi_value,
+) -> Result<sys::napi_value> {
+    let mut script = std::ptr::null_mut();
     let mut install = std::ptr::null_mut();
     // SAFETY: JS thread (module registration); the script is ours and evaluates to a function.
     unsafe {
         host::check(sys::napi_create_string_utf8(
-            raw,
-            LOOP_TASKS.as_ptr().cast(),
-            LOOP_TASKS.len() as isize,
-            &mut source,
+            env,
+            source.as_ptr().cast(),
+            source.len() as isize,
+            &mut script,
         ))?;
-        host::check(sys::napi_run_script(raw, source, &mut install))?;
+        host::check(sys::napi_run_script(env, script, &mut install))?;
     }
-    host::call(raw, exports.raw(), install, &[exports.raw()])?;
-    Ok(())
+    host::call(env, exports, install, &[exports])
 }
