@@ -95,8 +95,8 @@ impl Limit {
     /// Takes a slot, waiting for one; gives up with the token's cause if it is cancelled.
     ///
     /// `wake_on_cancel` registers, on `token`, a callback that calls [`Limit::wake_all`] on this
-    /// limit (invariant 4); it is only called if the wait is not over at once, and the
-    /// registration is stopped before this returns.
+    /// limit (invariant 4); it is only called if the waiter is about to sleep (a spinning waiter
+    /// checks the token itself), and the registration is stopped before this returns.
     pub(crate) fn acquire(
         &self,
         token: &CancelToken,
@@ -117,12 +117,7 @@ impl Limit {
         if self.try_acquire() {
             return Ok(());
         }
-        let registrations = wake_on_cancel();
-        let result = self.acquire_slow(token, other, deadline);
-        for r in registrations {
-            r.stop();
-        }
-        result
+        self.acquire_slow(token, other, deadline, wake_on_cancel)
     }
 
     /// Why a waiter must give up now, if it must: the group's token, `other`, the deadline.
@@ -146,6 +141,7 @@ impl Limit {
         token: &CancelToken,
         other: Option<&CancelToken>,
         deadline: Option<Instant>,
+        wake_on_cancel: impl FnOnce() -> Vec<Registration>,
     ) -> Result<()> {
         let cancelled = || token.is_cancelled() || other.is_some_and(CancelToken::is_cancelled);
         // Slots usually free up within a task's length: poll for one (spinning, then yielding)
@@ -163,6 +159,10 @@ impl Limit {
                 yield_now();
             }
         }
+        // About to sleep: from here on a cancellation must wake us (the spinning above checked
+        // for it itself, so most waits never register anything). Registered before the check
+        // below, so a cancel that comes in between is seen by one or the other.
+        let _registrations = StopOnDrop(wake_on_cancel());
         loop {
             if let Some(e) = Self::give_up(token, other, deadline) {
                 return Err(e);
@@ -289,5 +289,16 @@ fn encode(n: i64) -> u64 {
     } else {
         // Anything at or above u32::MAX concurrently active tasks is "no limit" in practice.
         (n as u64).min(UNLIMITED)
+    }
+}
+
+/// Stops the wake-up registrations of a sleeping waiter, however it leaves.
+struct StopOnDrop(Vec<Registration>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for r in self.0.drain(..) {
+            r.stop();
+        }
     }
 }

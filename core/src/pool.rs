@@ -451,6 +451,16 @@ fn run_found(local: &Worker<Job>, found: Found, progress: &Padded<AtomicU64>) {
         job,
         victim_has_more,
     } = found;
+    if let Job::Shared(task) = &job
+        && task.is_claimed()
+    {
+        // Its submitter ran it (see `crate::handoff`): discard it without telling anyone, and
+        // give the CPU back: on a small machine that submitter is likely to want it next.
+        p.discarded.0.fetch_add(1, Ordering::Release);
+        progress.0.fetch_add(1, Ordering::Relaxed);
+        std::thread::yield_now();
+        return;
+    }
     // Pairs with the fence in `submit`: a submitter that saw us searching relies on us to see
     // its task here.
     fence(Ordering::SeqCst);
