@@ -185,6 +185,11 @@ export declare class ErrGroup {
    * Starts `fn(token)`: at once if a slot is free, else as soon as one is (in call order).
    * `fn` may be sync or async; a throw or a rejection is the task's error. If the group's
    * token is cancelled while `fn` waits for a slot, `fn` never runs.
+   *
+   * In a group without a limit this costs what `Promise.all` costs per task: the tasks
+   * pending on this thread's loop share one slot in core, and only a failure crosses into
+   * the addon (recorded at once, so the first one cancels the token at once); `active`
+   * and `shutdown()` still count each task.
    */
   go(fn: (token: CancelToken) => unknown): void
   /** Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise. */

@@ -367,3 +367,48 @@ test('a bounded wait leaves nothing behind: no listener on the signal, no pendin
   assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
   assert.equal(testing.hostStats().pending, before)
 })
+
+test('active and shutdown() count every pending task of a group without a limit', async () => {
+  const g = new ErrGroup()
+  const gates = []
+  for (let i = 0; i < 3; i++) g.go((token) => new Promise((r) => gates.push(r)))
+  assert.equal(g.active, 3)
+  assert.throws(() => g.setLimit(2), { code: 'GOGROUP_LIMIT_IN_USE' })
+  assert.equal(await alive(g.shutdown(0)), 3, 'three tasks still run')
+  gates.shift()()
+  await isPending(g.wait())
+  assert.equal(g.active, 2)
+  for (const open of gates.splice(0)) open()
+  assert.equal(await alive(g.wait()), undefined) // cancelling is not a task's failure
+  assert.equal(g.active, 0)
+  g.setLimit(2) // nothing runs any more: allowed
+  assert.equal(g.limit, 2)
+})
+
+test('a failure cancels the token at once, before the other tasks settle, with that very value', async () => {
+  const g = new ErrGroup({ collect: 'all' })
+  let release
+  let seen
+  g.go((token) => new Promise((r) => (release = r)).then(() => (seen = token.reason)))
+  const first = new Error('first')
+  g.go(() => { throw first }) // a synchronous throw is the task's error; go does not throw
+  g.go(async () => { throw 'second' }) // finishes later: recorded second
+  await isPending(g.wait())
+  assert.equal(g.token.cancelled, true)
+  assert.equal(g.token.reason, first)
+  release()
+  await assert.rejects(alive(g.wait()), (e) => e instanceof AggregateError && e.errors[0] === first && e.errors[1] === 'second')
+  assert.equal(seen, first)
+})
+
+test('an ErrGroup task returning a thenable is counted once; a throwing then is its error', async () => {
+  const g = new ErrGroup({ collect: 'all' })
+  const bad = new Error('then threw')
+  g.go(() => ({ then(ok, fail) { ok(); fail(new Error('late')); ok() } }))
+  g.go(() => ({ get then() { throw bad } }))
+  g.go(() => ({ then() { throw bad } }))
+  g.go(() => 42) // not a thenable: a success
+  assert.equal(g.tryGo(() => {}), true)
+  await assert.rejects(alive(g.wait()), (e) => e.errors.length === 2 && e.errors.every((x) => x === bad))
+  assert.equal(g.active, 0)
+})

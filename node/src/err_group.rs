@@ -40,6 +40,9 @@ pub struct ErrGroup {
     queued_n: Rc<Cell<usize>>,
     /// Removes the listener on `options.signal`, when the group is garbage-collected.
     signal_listener: Option<HostValue>,
+    /// The one slot that the tasks of `src/loop_tasks.js` pending on this loop share (see
+    /// [`ErrGroup::hold`]).
+    held: RefCell<Option<gogroup::TaskSlot>>,
 }
 
 /// `o[key]` as a number, `None` if it is `undefined` or `null` (as the typings promise).
@@ -167,6 +170,7 @@ impl ErrGroup {
             token: RefCell::new(None),
             queued_n: Rc::new(Cell::new(0)),
             signal_listener,
+            held: RefCell::new(None),
         })
     }
 
@@ -180,6 +184,11 @@ impl ErrGroup {
     /// Starts `fn(token)`: at once if a slot is free, else as soon as one is (in call order).
     /// `fn` may be sync or async; a throw or a rejection is the task's error. If the group's
     /// token is cancelled while `fn` waits for a slot, `fn` never runs.
+    ///
+    /// In a group without a limit this costs what `Promise.all` costs per task: the tasks
+    /// pending on this thread's loop share one slot in core, and only a failure crosses into
+    /// the addon (recorded at once, so the first one cancels the token at once); `active`
+    /// and `shutdown()` still count each task.
     #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
     pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
         let raw = env.raw();
@@ -244,6 +253,60 @@ impl ErrGroup {
         let r = self.inner.set_limit(n);
         host::drain(env.raw());
         errors::map(&env, r)
+    }
+
+    /// For `src/loop_tasks.js`: takes the slot that the group's tasks pending on this loop
+    /// share, if the group has no limit and no `go` waits for a slot (else the JS side uses
+    /// the native `go`, one slot per task). True if held.
+    #[napi(js_name = "__hold", skip_typescript, catch_unwind)]
+    pub fn hold(&self) -> bool {
+        if self.held.borrow().is_some() {
+            return true;
+        }
+        if self.inner.limit().is_some() || self.queued_n.get() > 0 {
+            return false;
+        }
+        match self.inner.try_start() {
+            Some(slot) => {
+                *self.held.borrow_mut() = Some(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// For `src/loop_tasks.js`: the last of the tasks sharing the held slot settled.
+    #[napi(js_name = "__release", skip_typescript, catch_unwind)]
+    pub fn release(&self, env: Env) {
+        let slot = self.held.borrow_mut().take();
+        if let Some(slot) = slot {
+            slot.finish(Ok(()));
+        }
+        host::drain(env.raw());
+    }
+
+    /// For `src/loop_tasks.js`: one of the tasks sharing the held slot failed with `value`.
+    /// Recorded by the group's rules at once (the first failure cancels the token), through a
+    /// slot of its own: the group has no limit, so one is always free.
+    #[napi(js_name = "__fail", skip_typescript, catch_unwind)]
+    pub fn fail(&self, env: Env, value: Unknown) -> Result<()> {
+        let raw = env.raw();
+        let error = errors::from_js(raw, value.raw()).unwrap_or_else(|_| {
+            gogroup::Error::custom("task failed (its value could not be kept)")
+        });
+        match self.inner.try_start() {
+            Some(slot) => slot.finish(Err(error)),
+            // A limit cannot be set while the held slot is active; should one be full anyway,
+            // the held slot carries the failure and a fresh one takes its place.
+            None => {
+                if let Some(held) = self.held.borrow_mut().take() {
+                    held.finish(Err(error));
+                }
+                *self.held.borrow_mut() = self.inner.try_start();
+            }
+        }
+        host::drain(raw);
+        Ok(())
     }
 
     /// Tasks holding a slot right now: started and not yet finished (the number the limit

@@ -263,6 +263,11 @@ const HELPERS: &str = r#"(function () {
     error(message, code) { const e = new Error(message); e.code = code; void e.stack; return e; },
     aggregate(errors) { const e = new AggregateError(errors, errors.length + ' tasks failed'); void e.stack; return e; },
     describe(v) {
+      // A value Rust keeps (a task's error, a reason) gets its stack formatted now: until then
+      // V8 keeps every frame's receiver, so the value would keep alive the objects whose
+      // methods were running when it was made — often the group or token that holds it, a
+      // cycle through a strong reference that no collection can break.
+      if (v instanceof Error) { try { void v.stack; } catch {} }
       if (v instanceof Error || (v !== null && typeof v === 'object' && typeof v.message === 'string')) return String(v.message);
       try { return String(v); } catch { return Object.prototype.toString.call(v); }
     },

@@ -90,6 +90,8 @@
     }
   }
 
+  installGroupTasks(exports.ErrGroup.prototype)
+
   Object.defineProperty(proto, 'go', {
     ...Object.getOwnPropertyDescriptor(proto, 'go'),
     value: go,
@@ -102,4 +104,113 @@
       return n > 0 ? c - 1 + n : c
     },
   })
+
+  // The same for `ErrGroup.go`/`tryGo` in a group WITHOUT a limit: its tasks pending on this
+  // loop share one slot in core (`__hold` takes it for the first, `__release` gives it back
+  // after the last). A failure is recorded in core at once (`__fail`: the first one cancels
+  // the token, as always). With a limit, or while a `go` waits for a slot, every task takes
+  // its own slot through the native method, as before.
+  function installGroupTasks(proto) {
+    const nativeGo = proto.go
+    const nativeTryGo = proto.tryGo
+    const hold = proto.__hold
+    const releaseHeld = proto.__release
+    const fail = proto.__fail
+    const tokenOf = Object.getOwnPropertyDescriptor(proto, 'token').get
+    const activeDescriptor = Object.getOwnPropertyDescriptor(proto, 'active')
+    const nativeActive = activeDescriptor.get
+    const nativeShutdown = proto.shutdown
+    for (const k of ['__hold', '__release', '__fail']) delete proto[k]
+    const groupTasks = Symbol('gogroup: pending loop tasks of a group')
+
+    class GroupTasks {
+      constructor(g) {
+        this.n = 0
+        this.token = tokenOf.call(g) // the same object every time (the group caches it)
+        this.ok = () => {
+          if (--this.n === 0) releaseHeld.call(g)
+        }
+        this.failed = (e) => {
+          fail.call(g, e)
+          this.ok()
+        }
+      }
+    }
+
+    // Starts `fn` in the shared slot; false if the group must use its native path.
+    function start(g, fn) {
+      const tasks = g[groupTasks] ?? (g[groupTasks] = new GroupTasks(g))
+      if (tasks.n === 0 && !hold.call(g)) return false
+      tasks.n++
+      let r
+      try {
+        r = fn(tasks.token)
+      } catch (e) {
+        tasks.failed(e) // a throw is the task's error, as a rejection is
+        return true
+      }
+      if (r instanceof Promise) {
+        r.then(tasks.ok, tasks.failed)
+      } else {
+        settleGroupThenable(r, tasks)
+      }
+      return true
+    }
+
+    // Anything else `fn` returned: a thenable is awaited (its outcome counted once; a throw
+    // from it is the task's error), any other value is a success now.
+    function settleGroupThenable(r, tasks) {
+      if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return tasks.ok()
+      let then
+      try {
+        then = r.then
+      } catch (e) {
+        return tasks.failed(e)
+      }
+      if (typeof then !== 'function') return tasks.ok()
+      let open = true
+      const once = (settle) => (v) => {
+        if (open) {
+          open = false
+          settle(v)
+        }
+      }
+      try {
+        then.call(r, once(tasks.ok), once(tasks.failed))
+      } catch (e) {
+        once(tasks.failed)(e)
+      }
+    }
+
+    function go(fn) {
+      if (typeof fn !== 'function' || !start(this, fn)) return nativeGo.call(this, fn)
+    }
+
+    function tryGo(fn) {
+      if (typeof fn !== 'function') return nativeTryGo.call(this, fn)
+      return start(this, fn) || nativeTryGo.call(this, fn)
+    }
+
+    // The shared slot counts once in core; report each task.
+    function pendingShare(g) {
+      const n = g[groupTasks]?.n ?? 0
+      return n > 0 ? n - 1 : 0
+    }
+
+    function shutdown(graceMs, reason) {
+      return nativeShutdown.call(this, graceMs, reason).then((running) =>
+        running > 0 ? running + pendingShare(this) : running,
+      )
+    }
+
+    Object.defineProperty(proto, 'go', { ...Object.getOwnPropertyDescriptor(proto, 'go'), value: go })
+    Object.defineProperty(proto, 'tryGo', { ...Object.getOwnPropertyDescriptor(proto, 'tryGo'), value: tryGo })
+    Object.defineProperty(proto, 'shutdown', { ...Object.getOwnPropertyDescriptor(proto, 'shutdown'), value: shutdown })
+    Object.defineProperty(proto, 'active', {
+      ...activeDescriptor,
+      get: function active() {
+        return nativeActive.call(this) + pendingShare(this)
+      },
+    })
+  }
 })
