@@ -408,5 +408,10 @@ export declare namespace testing {
      * collected yet.
      */
     tokens: number
+    /**
+     * Wait groups whose `add`/`done` took a handle, and whose JS object has not been
+     * collected yet.
+     */
+    waitGroups: number
   }
 }

@@ -70,6 +70,7 @@ mod testing {
             pending: pending as u32,
             tasks: crate::tasks::live() as u32,
             tokens: crate::token_handles::live() as u32,
+            wait_groups: crate::token_handles::live_wait_groups() as u32,
         }
     }
 
@@ -86,6 +87,9 @@ mod testing {
         /// Tokens behind a handle (`new CancelToken()`, `child()`) whose JS object has not been
         /// collected yet.
         pub tokens: u32,
+        /// Wait groups whose `add`/`done` took a handle, and whose JS object has not been
+        /// collected yet.
+        pub wait_groups: u32,
     }
 
     /// Calls `token.cancel()` on one of core's pool threads.

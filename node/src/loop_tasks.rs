@@ -20,6 +20,7 @@ const TOKENS: &str = include_str!("tokens.js");
 #[napi(module_exports)]
 pub fn install_js_halves(exports: Object, env: Env) -> Result<()> {
     let raw = env.raw();
+    crate::token_handles::install_raw(raw, exports.raw())?;
     run_installer(raw, LOOP_TASKS, exports.raw())?;
     let facade = run_installer(raw, TOKENS, exports.raw())?;
     crate::token_handles::install(raw, facade)

@@ -45,13 +45,21 @@ fn insert(token: gogroup::CancelToken) -> u32 {
 
 /// Runs `f` on the token behind `h`, or throws `GOGROUP_INVALID_ARGUMENT`.
 fn with<T>(env: &Env, h: u32, f: impl FnOnce(&gogroup::CancelToken) -> T) -> Result<T> {
+    with_raw(env.raw(), h, f)
+}
+
+fn with_raw<T>(
+    env: sys::napi_env,
+    h: u32,
+    f: impl FnOnce(&gogroup::CancelToken) -> T,
+) -> Result<T> {
     let r = TOKENS.with(|t| t.borrow().0.get(h as usize).and_then(Option::as_ref).map(f));
     r.ok_or_else(|| {
         let e = gogroup::Error::new(
             gogroup::ErrorKind::InvalidArgument,
             format!("no live CancelToken behind handle {h}"),
         );
-        errors::throw(env.raw(), &e)
+        errors::throw(env, &e)
     })
 }
 
@@ -163,4 +171,248 @@ pub(crate) fn core_of(env: &Env, value: sys::napi_value) -> Result<gogroup::Canc
 pub(crate) fn js_token(env: &Env, inner: gogroup::CancelToken) -> Result<sys::napi_value> {
     let native = CancelToken::js_object(env, inner)?;
     call_facade(env.raw(), 1, native)
+}
+
+// ---- the hot calls as raw N-API functions -------------------------------------------------
+//
+// napi-rs's own functions cost about 80 ns a call (argument conversion, borrow tracking); the
+// calls a token makes most (`cancelled`, `cancel()`, `child()`, creation, release) are plain
+// N-API callbacks of one `u32` instead, about 20 ns. `install_raw` puts them on `exports` in
+// place of the napi-rs ones, before `src/tokens.js` takes them; behaviour is the same.
+
+/// Calls `f(env, handle)` for a raw callback whose first argument is a handle; never unwinds
+/// into JS. A missing or non-integer handle throws `GOGROUP_INVALID_ARGUMENT`.
+fn raw_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    f: impl FnOnce(sys::napi_env, u32) -> Result<sys::napi_value>,
+) -> sys::napi_value {
+    let run = || {
+        let mut argc = 1usize;
+        let mut arg = std::ptr::null_mut();
+        let mut h = 0u32;
+        // SAFETY: JS thread (a callback N-API is running); room for one argument.
+        let ok = unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                &mut arg,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            ) == sys::Status::napi_ok
+                && argc >= 1
+                && sys::napi_get_value_uint32(env, arg, &mut h) == sys::Status::napi_ok
+        };
+        if !ok {
+            let e = gogroup::Error::new(
+                gogroup::ErrorKind::InvalidArgument,
+                "a handle must be a non-negative integer",
+            );
+            errors::throw(env, &e);
+            return std::ptr::null_mut();
+        }
+        f(env, h).unwrap_or(std::ptr::null_mut()) // an error has thrown already
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(std::ptr::null_mut())
+}
+
+fn js_bool(env: sys::napi_env, b: bool) -> Result<sys::napi_value> {
+    let mut v = std::ptr::null_mut();
+    // SAFETY: JS thread.
+    host::check(unsafe { sys::napi_get_boolean(env, b, &mut v) })?;
+    Ok(v)
+}
+
+fn js_u32(env: sys::napi_env, n: u32) -> Result<sys::napi_value> {
+    let mut v = std::ptr::null_mut();
+    // SAFETY: JS thread.
+    host::check(unsafe { sys::napi_create_uint32(env, n, &mut v) })?;
+    Ok(v)
+}
+
+unsafe extern "C" fn raw_new(
+    env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    std::panic::catch_unwind(|| js_u32(env, token_new()).unwrap_or(std::ptr::null_mut()))
+        .unwrap_or(std::ptr::null_mut())
+}
+
+unsafe extern "C" fn raw_child(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        let child = with_raw(env, h, gogroup::CancelToken::child)?;
+        js_u32(env, insert(child))
+    })
+}
+
+unsafe extern "C" fn raw_cancel(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        let r = with_raw(env, h, gogroup::CancelToken::cancel);
+        host::drain(env);
+        js_bool(env, r?)
+    })
+}
+
+unsafe extern "C" fn raw_cancelled(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        js_bool(env, with_raw(env, h, gogroup::CancelToken::is_cancelled)?)
+    })
+}
+
+unsafe extern "C" fn raw_release(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |_, h| {
+        token_release(h);
+        Ok(std::ptr::null_mut())
+    })
+}
+
+/// Replaces the napi-rs versions of the hot handle functions on `exports` with raw ones.
+pub(crate) fn install_raw(env: sys::napi_env, exports: sys::napi_value) -> Result<()> {
+    type Raw = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+    let fns: [(&std::ffi::CStr, Raw); 8] = [
+        (c"__tokenNew", raw_new),
+        (c"__tokenChild", raw_child),
+        (c"__tokenCancel", raw_cancel),
+        (c"__tokenCancelled", raw_cancelled),
+        (c"__tokenRelease", raw_release),
+        (c"__wgAdd", raw_wg_add),
+        (c"__wgDone", raw_wg_done),
+        (c"__wgRelease", raw_wg_release),
+    ];
+    for (name, cb) in fns {
+        let mut f = std::ptr::null_mut();
+        // SAFETY: JS thread (module registration); `cb` never unwinds.
+        unsafe {
+            host::check(sys::napi_create_function(
+                env,
+                name.as_ptr(),
+                name.to_bytes().len() as isize,
+                Some(cb),
+                std::ptr::null_mut(),
+                &mut f,
+            ))?;
+            host::check(sys::napi_set_named_property(env, exports, name.as_ptr(), f))?;
+        }
+    }
+    Ok(())
+}
+
+// ---- WaitGroup add/done through a handle --------------------------------------------------
+//
+// `add(1)` and `done()` are one atomic operation in core, but a napi-rs method call costs
+// about 250 ns. `src/loop_tasks.js` asks each wait group once for a handle (`__wgHandle`, a
+// napi-rs method, so the receiver is checked) into this thread's table of core wait groups,
+// and then calls these raw functions; a FinalizationRegistry releases the entry.
+
+thread_local! {
+    static WAIT_GROUPS: RefCell<(Vec<Option<gogroup::WaitGroup>>, Vec<u32>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A handle for `wg` in this thread's table.
+pub(crate) fn wait_group_handle(wg: &gogroup::WaitGroup) -> u32 {
+    WAIT_GROUPS.with(|t| {
+        let (groups, free) = &mut *t.borrow_mut();
+        match free.pop() {
+            Some(h) => {
+                groups[h as usize] = Some(wg.clone());
+                h
+            }
+            None => {
+                groups.push(Some(wg.clone()));
+                (groups.len() - 1) as u32
+            }
+        }
+    })
+}
+
+/// Wait-group handles in use on this thread (for `testing.hostStats`).
+pub(crate) fn live_wait_groups() -> usize {
+    WAIT_GROUPS.with(|t| t.borrow().0.len() - t.borrow().1.len())
+}
+
+fn with_wait_group<T>(
+    env: sys::napi_env,
+    h: u32,
+    f: impl FnOnce(&gogroup::WaitGroup) -> T,
+) -> Result<T> {
+    let r = WAIT_GROUPS.with(|t| t.borrow().0.get(h as usize).and_then(Option::as_ref).map(f));
+    r.ok_or_else(|| {
+        let e = gogroup::Error::new(
+            gogroup::ErrorKind::InvalidArgument,
+            format!("no live WaitGroup behind handle {h}"),
+        );
+        errors::throw(env, &e)
+    })
+}
+
+/// `add(delta)` for a small integer `delta` (the JS side sends anything else to the method).
+unsafe extern "C" fn raw_wg_add(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        let mut argc = 2usize;
+        let mut args = [std::ptr::null_mut(); 2];
+        let mut delta = 1i32;
+        // SAFETY: JS thread; room for two arguments; the JS side passes an int32.
+        unsafe {
+            host::check(sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                args.as_mut_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            ))?;
+            host::check(sys::napi_get_value_int32(env, args[1], &mut delta))?;
+        }
+        let r = with_wait_group(env, h, |wg| wg.add(i64::from(delta)))?;
+        host::drain(env);
+        r.map_err(|e| errors::throw(env, &e))?;
+        Ok(std::ptr::null_mut())
+    })
+}
+
+unsafe extern "C" fn raw_wg_done(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        let r = with_wait_group(env, h, gogroup::WaitGroup::done)?;
+        host::drain(env);
+        r.map_err(|e| errors::throw(env, &e))?;
+        Ok(std::ptr::null_mut())
+    })
+}
+
+unsafe extern "C" fn raw_wg_release(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |_, h| {
+        let dropped = WAIT_GROUPS.with(|t| {
+            let (groups, free) = &mut *t.borrow_mut();
+            let taken = groups.get_mut(h as usize).and_then(Option::take);
+            if taken.is_some() {
+                free.push(h);
+            }
+            taken
+        });
+        drop(dropped);
+        Ok(std::ptr::null_mut())
+    })
 }
