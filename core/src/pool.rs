@@ -415,7 +415,9 @@ fn starvation_check(seen: u64) {
     let p = pool();
     p.check_scheduled.store(false, Ordering::SeqCst);
     fence(Ordering::SeqCst);
-    let queued = p.queued();
+    // Tasks their waiter already ran are not waiting for anyone (see `run_mine`): counting
+    // them would start threads for work that no longer exists.
+    let queued = p.queued().saturating_sub(ran_but_queued(p));
     if queued == 0 {
         return;
     }
@@ -455,10 +457,14 @@ fn run_found(local: &Worker<Job>, found: Found, progress: &Padded<AtomicU64>) {
         && task.is_claimed()
     {
         // Its submitter ran it (see `crate::handoff`): discard it without telling anyone, and
-        // give the CPU back: on a small machine that submitter is likely to want it next.
+        // give the CPU back: on a small machine that submitter is likely to want it next. The
+        // worker counts as searching meanwhile (it is about to look for work again), so that
+        // neither a submitter nor the starvation check takes it for a blocked one.
         p.discarded.0.fetch_add(1, Ordering::Release);
         progress.0.fetch_add(1, Ordering::Relaxed);
+        p.searching.0.fetch_add(1, Ordering::AcqRel);
         std::thread::yield_now();
+        p.searching.0.fetch_sub(1, Ordering::AcqRel);
         return;
     }
     // Pairs with the fence in `submit`: a submitter that saw us searching relies on us to see
