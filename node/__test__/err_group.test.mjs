@@ -412,3 +412,10 @@ test('an ErrGroup task returning a thenable is counted once; a throwing then is 
   await assert.rejects(alive(g.wait()), (e) => e.errors.length === 2 && e.errors.every((x) => x === bad))
   assert.equal(g.active, 0)
 })
+
+test('an ErrGroup task returning an object that borrows Promise.prototype.then fails', async () => {
+  const g = new ErrGroup()
+  g.go(() => ({ then: Promise.prototype.then }))
+  await assert.rejects(alive(g.wait()), TypeError)
+  assert.equal(g.active, 0)
+})

@@ -215,3 +215,16 @@ test('share() gives a number that fromShared() turns into the same counter', asy
   assert.equal(await alive(p), true)
   assert.throws(() => WaitGroup.fromShared(-1), { code: 'GOGROUP_INVALID_ARGUMENT' })
 })
+
+test('an object that borrows Promise.prototype.then is not taken for a promise', async () => {
+  const wg = new WaitGroup()
+  const fake = { then: Promise.prototype.then }
+  assert.throws(() => wg.go(() => fake), TypeError)
+  assert.equal(wg.count, 0)
+  class Later extends Promise {}
+  let resolve
+  wg.go(() => new Later((r) => (resolve = r)))
+  assert.equal(wg.count, 1)
+  resolve()
+  assert.equal(await alive(wg.wait()), true)
+})

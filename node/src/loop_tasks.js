@@ -52,6 +52,7 @@
   // this loop, and the one settlement callback they share (as a plain-JS WaitGroup does).
   // User code cannot forge the symbol; a forged state would only make `add`/`done` throw.
   const loopTasks = Symbol('gogroup: pending loop tasks')
+  const promiseThen = Promise.prototype.then
 
   class LoopTasks {
     constructor(wg) {
@@ -81,17 +82,12 @@
       tasks.settle() // decremented first, then rethrown: as documented
       throw e
     }
-    if (r instanceof Promise) {
-      // A native promise settles once: the shared callback, no allocation per task.
-      r.then(tasks.settle, tasks.settle)
-    } else {
-      settleThenable(r, tasks.settle)
-    }
+    settleWhenDone(r, tasks.settle)
   }
 
-  // Anything else `fn` returned: a thenable is awaited (called back once at most), any other
-  // value settles the task now.
-  function settleThenable(r, settle) {
+  // What `fn` returned: a thenable is awaited (and counted out once), any other value settles
+  // the task now. A read of `then` or a call of it that throws settles the task, then throws.
+  function settleWhenDone(r, settle) {
     if (r === null || (typeof r !== 'object' && typeof r !== 'function')) {
       settle()
       return
@@ -99,6 +95,12 @@
     let then
     try {
       then = r.then
+      if (then === promiseThen) {
+        // The built-in `then` calls back once: the shared callback, no allocation per task
+        // (checked this way rather than with `instanceof`, which costs more).
+        then.call(r, settle, settle)
+        return
+      }
     } catch (e) {
       settle()
       throw e
@@ -183,21 +185,18 @@
         tasks.failed(e) // a throw is the task's error, as a rejection is
         return true
       }
-      if (r instanceof Promise) {
-        r.then(tasks.ok, tasks.failed)
-      } else {
-        settleGroupThenable(r, tasks)
-      }
+      settleGroupTaskWhenDone(r, tasks)
       return true
     }
 
-    // Anything else `fn` returned: a thenable is awaited (its outcome counted once; a throw
-    // from it is the task's error), any other value is a success now.
-    function settleGroupThenable(r, tasks) {
+    // What `fn` returned: a thenable is awaited (its outcome counted once; a throw from reading
+    // or calling its `then` is the task's error), any other value is a success now.
+    function settleGroupTaskWhenDone(r, tasks) {
       if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return tasks.ok()
       let then
       try {
         then = r.then
+        if (then === promiseThen) return then.call(r, tasks.ok, tasks.failed)
       } catch (e) {
         return tasks.failed(e)
       }
