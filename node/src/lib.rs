@@ -30,6 +30,7 @@ mod errors;
 mod host;
 mod loop_tasks;
 mod share;
+mod slab;
 mod tasks;
 mod token_handles;
 mod wait_group;

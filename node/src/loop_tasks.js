@@ -19,10 +19,9 @@
   // FinalizationRegistry releases it with the object.
   const handleOf = proto.__handle
   const wgAdd = exports.__wgAdd
-  const wgDone = exports.__wgDone
   const wgRelease = exports.__wgRelease
   delete proto.__handle
-  for (const k of ['__wgAdd', '__wgDone', '__wgRelease']) delete exports[k]
+  for (const k of ['__wgAdd', '__wgRelease']) delete exports[k]
   const handleKey = Symbol('gogroup: wait group handle')
   const handles = new FinalizationRegistry((h) => {
     try {
@@ -44,7 +43,7 @@
     return nativeAdd.call(this, delta)
   }
   function done() {
-    wgDone(handle(this))
+    wgAdd(handle(this), -1) // core's `done` is `add(-1)`
   }
   const countDescriptor = Object.getOwnPropertyDescriptor(proto, 'count')
   const nativeCount = countDescriptor.get

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use napi::sys;
 
 use crate::errors;
+use crate::slab::Slab;
 
 /// What a running JS task holds until it settles.
 pub(crate) enum Slot {
@@ -17,35 +18,16 @@ pub(crate) enum Slot {
 }
 
 thread_local! {
-    static SLOTS: RefCell<(Vec<Option<Slot>>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SLOTS: RefCell<Slab<Slot>> = const { RefCell::new(Slab::new()) };
 }
 
 /// Parks `slot` until its task settles; returns the id to settle it with.
 pub(crate) fn insert(slot: Slot) -> u32 {
-    SLOTS.with(|s| {
-        let (slots, free) = &mut *s.borrow_mut();
-        match free.pop() {
-            Some(id) => {
-                slots[id as usize] = Some(slot);
-                id
-            }
-            None => {
-                slots.push(Some(slot));
-                (slots.len() - 1) as u32
-            }
-        }
-    })
+    SLOTS.with(|s| s.borrow_mut().insert(slot))
 }
 
 fn take(id: u32) -> Option<Slot> {
-    SLOTS.with(|s| {
-        let (slots, free) = &mut *s.borrow_mut();
-        let slot = slots.get_mut(id as usize)?.take();
-        if slot.is_some() {
-            free.push(id);
-        }
-        slot
-    })
+    SLOTS.with(|s| s.borrow_mut().take(id))
 }
 
 /// Reports a task's outcome: `Err(thrown value)` or `Ok(())`.
@@ -70,5 +52,5 @@ pub(crate) fn settle(env: sys::napi_env, id: u32, outcome: Result<(), sys::napi_
 
 /// Tasks not settled yet (for `testing.hostStats`).
 pub(crate) fn live() -> usize {
-    SLOTS.with(|s| s.borrow().0.iter().filter(|s| s.is_some()).count())
+    SLOTS.with(|s| s.borrow().live())
 }

@@ -20,27 +20,15 @@ use napi::sys;
 use crate::cancel_token::CancelToken;
 use crate::errors;
 use crate::host;
+use crate::slab::Slab;
 
 thread_local! {
-    /// This thread's tokens, and the free entries to reuse.
-    static TOKENS: RefCell<(Vec<Option<gogroup::CancelToken>>, Vec<u32>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
+    /// This thread's tokens.
+    static TOKENS: RefCell<Slab<gogroup::CancelToken>> = const { RefCell::new(Slab::new()) };
 }
 
 fn insert(token: gogroup::CancelToken) -> u32 {
-    TOKENS.with(|t| {
-        let (tokens, free) = &mut *t.borrow_mut();
-        match free.pop() {
-            Some(h) => {
-                tokens[h as usize] = Some(token);
-                h
-            }
-            None => {
-                tokens.push(Some(token));
-                (tokens.len() - 1) as u32
-            }
-        }
-    })
+    TOKENS.with(|t| t.borrow_mut().insert(token))
 }
 
 /// Runs `f` on the token behind `h`, or throws `GOGROUP_INVALID_ARGUMENT`.
@@ -53,19 +41,13 @@ fn with_raw<T>(
     h: u32,
     f: impl FnOnce(&gogroup::CancelToken) -> T,
 ) -> Result<T> {
-    let r = TOKENS.with(|t| t.borrow().0.get(h as usize).and_then(Option::as_ref).map(f));
-    r.ok_or_else(|| {
-        let e = gogroup::Error::new(
-            gogroup::ErrorKind::InvalidArgument,
-            format!("no live CancelToken behind handle {h}"),
-        );
-        errors::throw(env, &e)
-    })
+    let r = TOKENS.with(|t| t.borrow().get(h).map(f));
+    r.ok_or_else(|| stale(env, "CancelToken", h))
 }
 
 /// Handles in use on this thread (for `testing.hostStats`).
 pub(crate) fn live() -> usize {
-    TOKENS.with(|t| t.borrow().0.len() - t.borrow().1.len())
+    TOKENS.with(|t| t.borrow().live())
 }
 
 /// A new root token.
@@ -100,14 +82,7 @@ pub fn token_cancelled(env: Env, h: u32) -> Result<bool> {
 pub fn token_release(h: u32) {
     // Dropped outside the borrow: dropping a core token never calls back into JS, but keep the
     // table free of re-entrancy by construction.
-    let dropped = TOKENS.with(|t| {
-        let (tokens, free) = &mut *t.borrow_mut();
-        let taken = tokens.get_mut(h as usize).and_then(Option::take);
-        if taken.is_some() {
-            free.push(h);
-        }
-        taken
-    });
+    let dropped = TOKENS.with(|t| t.borrow_mut().take(h));
     drop(dropped);
 }
 
@@ -282,14 +257,13 @@ unsafe extern "C" fn raw_release(
 /// Replaces the napi-rs versions of the hot handle functions on `exports` with raw ones.
 pub(crate) fn install_raw(env: sys::napi_env, exports: sys::napi_value) -> Result<()> {
     type Raw = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let fns: [(&std::ffi::CStr, Raw); 8] = [
+    let fns: [(&std::ffi::CStr, Raw); 7] = [
         (c"__tokenNew", raw_new),
         (c"__tokenChild", raw_child),
         (c"__tokenCancel", raw_cancel),
         (c"__tokenCancelled", raw_cancelled),
         (c"__tokenRelease", raw_release),
         (c"__wgAdd", raw_wg_add),
-        (c"__wgDone", raw_wg_done),
         (c"__wgRelease", raw_wg_release),
     ];
     for (name, cb) in fns {
@@ -318,30 +292,17 @@ pub(crate) fn install_raw(env: sys::napi_env, exports: sys::napi_value) -> Resul
 // and then calls these raw functions; a FinalizationRegistry releases the entry.
 
 thread_local! {
-    static WAIT_GROUPS: RefCell<(Vec<Option<gogroup::WaitGroup>>, Vec<u32>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
+    static WAIT_GROUPS: RefCell<Slab<gogroup::WaitGroup>> = const { RefCell::new(Slab::new()) };
 }
 
 /// A handle for `wg` in this thread's table.
 pub(crate) fn wait_group_handle(wg: &gogroup::WaitGroup) -> u32 {
-    WAIT_GROUPS.with(|t| {
-        let (groups, free) = &mut *t.borrow_mut();
-        match free.pop() {
-            Some(h) => {
-                groups[h as usize] = Some(wg.clone());
-                h
-            }
-            None => {
-                groups.push(Some(wg.clone()));
-                (groups.len() - 1) as u32
-            }
-        }
-    })
+    WAIT_GROUPS.with(|t| t.borrow_mut().insert(wg.clone()))
 }
 
 /// Wait-group handles in use on this thread (for `testing.hostStats`).
 pub(crate) fn live_wait_groups() -> usize {
-    WAIT_GROUPS.with(|t| t.borrow().0.len() - t.borrow().1.len())
+    WAIT_GROUPS.with(|t| t.borrow().live())
 }
 
 fn with_wait_group<T>(
@@ -349,17 +310,21 @@ fn with_wait_group<T>(
     h: u32,
     f: impl FnOnce(&gogroup::WaitGroup) -> T,
 ) -> Result<T> {
-    let r = WAIT_GROUPS.with(|t| t.borrow().0.get(h as usize).and_then(Option::as_ref).map(f));
-    r.ok_or_else(|| {
-        let e = gogroup::Error::new(
-            gogroup::ErrorKind::InvalidArgument,
-            format!("no live WaitGroup behind handle {h}"),
-        );
-        errors::throw(env, &e)
-    })
+    let r = WAIT_GROUPS.with(|t| t.borrow().get(h).map(f));
+    r.ok_or_else(|| stale(env, "WaitGroup", h))
 }
 
-/// `add(delta)` for a small integer `delta` (the JS side sends anything else to the method).
+/// Throws `GOGROUP_INVALID_ARGUMENT` for a handle with nothing behind it.
+fn stale(env: sys::napi_env, what: &str, h: u32) -> Error {
+    let e = gogroup::Error::new(
+        gogroup::ErrorKind::InvalidArgument,
+        format!("no live {what} behind handle {h}"),
+    );
+    errors::throw(env, &e)
+}
+
+/// `add(delta)` for a small integer `delta` (the JS side sends anything else to the method;
+/// `done()` is `add(-1)`, as in core).
 unsafe extern "C" fn raw_wg_add(
     env: sys::napi_env,
     info: sys::napi_callback_info,
@@ -387,31 +352,12 @@ unsafe extern "C" fn raw_wg_add(
     })
 }
 
-unsafe extern "C" fn raw_wg_done(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> sys::napi_value {
-    raw_call(env, info, |env, h| {
-        let r = with_wait_group(env, h, gogroup::WaitGroup::done)?;
-        host::drain(env);
-        r.map_err(|e| errors::throw(env, &e))?;
-        Ok(std::ptr::null_mut())
-    })
-}
-
 unsafe extern "C" fn raw_wg_release(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     raw_call(env, info, |_, h| {
-        let dropped = WAIT_GROUPS.with(|t| {
-            let (groups, free) = &mut *t.borrow_mut();
-            let taken = groups.get_mut(h as usize).and_then(Option::take);
-            if taken.is_some() {
-                free.push(h);
-            }
-            taken
-        });
+        let dropped = WAIT_GROUPS.with(|t| t.borrow_mut().take(h));
         drop(dropped);
         Ok(std::ptr::null_mut())
     })
