@@ -188,7 +188,7 @@ impl CancelToken {
         }
     }
 
-    /// A new napi-rs object for `inner` (the public JS object wraps it: `token_handles::js_token`).
+    /// A new napi-rs object for `inner` (the public JS object wraps it: `handles::js_token`).
     pub(crate) fn js_object(env: &Env, inner: gogroup::CancelToken) -> Result<sys::napi_value> {
         // SAFETY: JS thread.
         unsafe { CancelToken::to_napi_value(env.raw(), CancelToken::from_core(inner)) }

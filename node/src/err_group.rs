@@ -84,7 +84,7 @@ impl ErrGroup {
         if let Some(v) = self.token.borrow().as_ref().and_then(HostValue::get) {
             return Ok(v);
         }
-        let v = crate::token_handles::js_token(env, self.inner.token().clone())?;
+        let v = crate::handles::js_token(env, self.inner.token().clone())?;
         *self.token.borrow_mut() = Some(HostValue::new(env.raw(), v)?);
         Ok(v)
     }
@@ -127,7 +127,7 @@ impl ErrGroup {
         let mut signal_listener = None;
         if let Some(o) = options {
             if let Some(t) = get_opt(&o, "token")? {
-                parents.push(crate::token_handles::core_of(&env, t)?);
+                parents.push(crate::handles::core_of(&env, t)?);
             }
             if let Some(s) = get_opt(&o, "signal")? {
                 let (t, remover) = cancel_token::token_from_signal(&env, s)?;

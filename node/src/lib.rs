@@ -10,7 +10,7 @@
 //! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
 //! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
 //!
-//! [`host`], [`loop_tasks`] and [`token_handles`] (with the JS halves they install,
+//! [`host`], [`loop_tasks`] and [`handles`] (with the JS halves they install,
 //! `src/loop_tasks.js` and `src/tokens.js`) are the only code that is the binding's own: the
 //! event-loop glue, and cheaper ways to reach core where a napi-rs call or object costs more
 //! than the work behind it.
@@ -27,12 +27,12 @@ extern crate napi_derive;
 mod cancel_token;
 mod err_group;
 mod errors;
+mod handles;
 mod host;
 mod loop_tasks;
 mod share;
 mod slab;
 mod tasks;
-mod token_handles;
 mod wait_group;
 
 /// The version of the native addon (the workspace version).
@@ -70,8 +70,8 @@ mod testing {
             values: values as u32,
             pending: pending as u32,
             tasks: crate::tasks::live() as u32,
-            tokens: crate::token_handles::live() as u32,
-            wait_groups: crate::token_handles::live_wait_groups() as u32,
+            tokens: crate::handles::live() as u32,
+            wait_groups: crate::handles::live_wait_groups() as u32,
         }
     }
 
@@ -103,7 +103,7 @@ mod testing {
         env: napi::Env,
         token: napi::bindgen_prelude::Unknown,
     ) -> napi::Result<()> {
-        let t = crate::token_handles::core_of(&env, token.raw())?;
+        let t = crate::handles::core_of(&env, token.raw())?;
         gogroup::pool::spawn(move || {
             t.cancel();
         });

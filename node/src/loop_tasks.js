@@ -14,7 +14,7 @@
   const proto = exports.WaitGroup.prototype
   const nativeAdd = proto.add
   // `add`/`done` through a handle into this thread's table of core wait groups (raw N-API
-  // calls of ~20 ns instead of napi-rs methods of ~250 ns; src/token_handles.rs). The handle
+  // calls of ~20 ns instead of napi-rs methods of ~250 ns; src/handles.rs). The handle
   // comes from a napi-rs method (so the receiver is checked), once per wait group; a
   // FinalizationRegistry releases it with the object.
   const handleOf = proto.__handle

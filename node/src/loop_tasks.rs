@@ -16,14 +16,14 @@ const LOOP_TASKS: &str = include_str!("loop_tasks.js");
 const TOKENS: &str = include_str!("tokens.js");
 
 /// Runs when the module is registered, after napi-rs has put the classes on `exports`:
-/// installs `loop_tasks.js` and `tokens.js` (see `token_handles`).
+/// installs `loop_tasks.js` and `tokens.js` (see `handles`).
 #[napi(module_exports)]
 pub fn install_js_halves(exports: Object, env: Env) -> Result<()> {
     let raw = env.raw();
-    crate::token_handles::install_raw(raw, exports.raw())?;
+    crate::handles::install_raw(raw, exports.raw())?;
     run_installer(raw, LOOP_TASKS, exports.raw())?;
     let facade = run_installer(raw, TOKENS, exports.raw())?;
-    crate::token_handles::install(raw, facade)
+    crate::handles::install(raw, facade)
 }
 
 /// Evaluates `source` (a function expression) and calls it with `exports`.

@@ -2,7 +2,7 @@
 // (src/loop_tasks.rs). Why it exists: napi-rs wraps every object it hands to JS (about 800 ns
 // per token) and every method call costs about 250 ns, so `new CancelToken().cancel()` cost
 // 1 µs and a tree of 100 children 100 µs. A token made here is a JS object holding a number:
-// the core token lives in a per-thread table (src/token_handles.rs), `cancel()`, `cancelled`
+// the core token lives in a per-thread table (src/handles.rs), `cancel()`, `cancelled`
 // and `child()` reach it with one cheap call, and a FinalizationRegistry frees the entry when
 // the object is collected. Everything else (`reason`, `signal`, `onCancel`, `share`, …)
 // goes to the napi-rs object for the same core token, made on first use, once per token, so

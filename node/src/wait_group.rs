@@ -169,10 +169,10 @@ impl WaitGroup {
     }
 
     /// For `src/loop_tasks.js`: a handle to this counter in this thread's table, for the raw
-    /// `add`/`done` calls (see `token_handles`). The JS side releases it.
+    /// `add`/`done` calls (see `handles`). The JS side releases it.
     #[napi(js_name = "__handle", skip_typescript, catch_unwind)]
     pub fn handle(&self) -> u32 {
-        crate::token_handles::wait_group_handle(&self.inner)
+        crate::handles::wait_group_handle(&self.inner)
     }
 
     /// A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any

@@ -1,5 +1,6 @@
-//! Core tokens behind small integer handles: the native half of the `CancelToken` class that
-//! `src/tokens.js` puts in front of the napi-rs one.
+//! Core tokens and wait groups behind small integer handles: the native half of the
+//! `CancelToken` class that `src/tokens.js` puts in front of the napi-rs one, and of
+//! `WaitGroup.add`/`done` in `src/loop_tasks.js`.
 //!
 //! Why: napi-rs wraps every object it hands to JS (`napi_wrap`, a reference, a finalizer, an
 //! entry in its own map), about 800 ns per token, and every method call costs about 250 ns.
