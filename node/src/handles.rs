@@ -258,13 +258,14 @@ unsafe extern "C" fn raw_release(
 /// Replaces the napi-rs versions of the hot handle functions on `exports` with raw ones.
 pub(crate) fn install_raw(env: sys::napi_env, exports: sys::napi_value) -> Result<()> {
     type Raw = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let fns: [(&std::ffi::CStr, Raw); 7] = [
+    let fns: [(&std::ffi::CStr, Raw); 8] = [
         (c"__tokenNew", raw_new),
         (c"__tokenChild", raw_child),
         (c"__tokenCancel", raw_cancel),
         (c"__tokenCancelled", raw_cancelled),
         (c"__tokenRelease", raw_release),
         (c"__wgAdd", raw_wg_add),
+        (c"__wgCount", raw_wg_count),
         (c"__wgRelease", raw_wg_release),
     ];
     for (name, cb) in fns {
@@ -350,6 +351,17 @@ unsafe extern "C" fn raw_wg_add(
         host::drain(env);
         r.map_err(|e| errors::throw(env, &e))?;
         Ok(std::ptr::null_mut())
+    })
+}
+
+/// The counter (as `count`), for `count` and for `wait()` at zero.
+unsafe extern "C" fn raw_wg_count(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    raw_call(env, info, |env, h| {
+        let n = with_wait_group(env, h, gogroup::WaitGroup::count)?;
+        js_u32(env, u32::try_from(n).unwrap_or(u32::MAX))
     })
 }
 

@@ -19,9 +19,11 @@
   // FinalizationRegistry releases it with the object.
   const handleOf = proto.__handle
   const wgAdd = exports.__wgAdd
+  const wgCount = exports.__wgCount
   const wgRelease = exports.__wgRelease
+  const nativeWait = proto.wait
   delete proto.__handle
-  for (const k of ['__wgAdd', '__wgRelease']) delete exports[k]
+  for (const k of ['__wgAdd', '__wgCount', '__wgRelease']) delete exports[k]
   const handleKey = Symbol('gogroup: wait group handle')
   const handles = new FinalizationRegistry((h) => {
     try {
@@ -45,8 +47,12 @@
   function done() {
     wgAdd(handle(this), -1) // core's `done` is `add(-1)`
   }
+  function wait(options) {
+    // Nothing to wait for: settled at once, without a core future and a promise from the addon.
+    if (options === undefined && wgCount(handle(this)) === 0) return Promise.resolve(true)
+    return nativeWait.call(this, options)
+  }
   const countDescriptor = Object.getOwnPropertyDescriptor(proto, 'count')
-  const nativeCount = countDescriptor.get
   // Per WaitGroup object, under a symbol only this closure knows: its JS tasks pending on
   // this loop, and the one settlement callback they share (as a plain-JS WaitGroup does).
   // User code cannot forge the symbol; a forged state would only make `add`/`done` throw.
@@ -131,10 +137,11 @@
   })
   Object.defineProperty(proto, 'add', { ...Object.getOwnPropertyDescriptor(proto, 'add'), value: add })
   Object.defineProperty(proto, 'done', { ...Object.getOwnPropertyDescriptor(proto, 'done'), value: done })
+  Object.defineProperty(proto, 'wait', { ...Object.getOwnPropertyDescriptor(proto, 'wait'), value: wait })
   Object.defineProperty(proto, 'count', {
     ...countDescriptor,
     get: function count() {
-      const c = nativeCount.call(this) // also rejects a receiver that is not a WaitGroup
+      const c = wgCount(handle(this)) // `handle` also rejects a receiver that is not a WaitGroup
       const n = this[loopTasks]?.n ?? 0
       return n > 0 ? c - 1 + n : c
     },
