@@ -32,6 +32,11 @@ fn insert(token: gogroup::CancelToken) -> u32 {
     TOKENS.with(|t| t.borrow_mut().insert(token))
 }
 
+/// A handle for `token` (another reference to the same core token) in this thread's table.
+pub(crate) fn token_handle(token: &gogroup::CancelToken) -> u32 {
+    insert(token.clone())
+}
+
 /// Runs `f` on the token behind `h`, or throws `GOGROUP_INVALID_ARGUMENT`.
 fn with<T>(env: &Env, h: u32, f: impl FnOnce(&gogroup::CancelToken) -> T) -> Result<T> {
     with_raw(env.raw(), h, f)

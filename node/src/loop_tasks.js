@@ -1,11 +1,13 @@
-// The JS half of `WaitGroup.prototype.go`, installed over the native method when the addon
-// loads (src/loop_tasks.rs). Why it exists: a call into the addon costs about 250 ns, and the
+// The JS halves of `WaitGroup` (`go`, `add`, `done`, `wait`, `count`) and of `ErrGroup`
+// (`go`, `tryGo`, `active`, `shutdown`), installed over the native methods when the addon loads
+// (src/loop_tasks.rs). Why they exist: a call into the addon costs about 250 ns, and the
 // native `go` needed three crossings per task (go, the call back into JS, the settlement), 15x
-// a plain-JS WaitGroup. Here a task costs no crossing at all: the JS tasks a WaitGroup has
-// pending on this thread's event loop hold ONE count in core, taken by the first and given
-// back by the last. Core still decides everything: `wait()`, `waitSync()` in a worker, C code
-// and `done()` from other threads all see a counter that is not zero while any of these tasks
-// is pending; `count` reports each task.
+// a plain-JS WaitGroup. Here a task costs no crossing at all: the JS tasks a group has pending
+// on this thread's event loop hold ONE count (one slot, for an ErrGroup without a limit) in
+// core, taken by the first and given back by the last. Core still decides everything:
+// `wait()`, `waitSync()` in a worker, C code and `done()` from other threads all see a counter
+// that is not zero while any of these tasks is pending; `count` and `active` report each task.
+// `add`/`done` go straight to core through a raw call of one handle (src/handles.rs).
 //
 // Receives the module's exports; returns nothing. Strict, no globals, nothing kept but the
 // closures below.

@@ -7,7 +7,8 @@
 // the object is collected. Everything else (`reason`, `signal`, `onCancel`, `share`, …)
 // goes to the napi-rs object for the same core token, made on first use, once per token, so
 // that its caches (`token.reason === token.reason`, one `signal`) hold as before. Tokens that
-// native code makes (a group's token, `fromShared`, `any`, …) start from their napi-rs object.
+// native code makes (a group's token, `fromShared`, `any`, …) start from their napi-rs object,
+// and take a handle to the same core token for the cheap calls.
 // Core decides everything; this file only chooses the cheaper way to reach it.
 //
 // Receives the module's exports; replaces `exports.CancelToken` and removes the internal
@@ -21,6 +22,8 @@
   const isCancelled = exports.__tokenCancelled
   const release = exports.__tokenRelease
   const fromHandle = exports.__tokenFromHandle
+  const handleOf = Native.prototype.__handle
+  delete Native.prototype.__handle
   for (const k of ['__tokenNew', '__tokenChild', '__tokenCancel', '__tokenCancelled', '__tokenRelease', '__tokenFromHandle']) {
     delete exports[k]
   }
@@ -34,15 +37,18 @@
   const NATIVE = Symbol('native')
 
   class CancelToken {
-    #h = -1 // this thread's table entry, or -1 for a token that started from its napi-rs object
+    #h // this thread's table entry for the core token
     #n = null // the napi-rs object, once needed
 
     constructor(from, value) {
       if (from === NATIVE) {
+        // Made by the addon (a group's token, `fromShared`, `any`, …): the raw calls need a
+        // handle to the same core token too, so that `cancelled` is as cheap here.
         this.#n = value
-        return
+        this.#h = handleOf.call(value)
+      } else {
+        this.#h = from === HANDLE ? value : newToken()
       }
-      this.#h = from === HANDLE ? value : newToken()
       registry.register(this, this.#h)
     }
 
@@ -61,12 +67,12 @@
     }
 
     cancel(reason) {
-      if (reason === undefined && this.#h >= 0) return cancelHandle(this.#h)
+      if (reason === undefined) return cancelHandle(this.#h)
       return this.#native().cancel(reason)
     }
 
     get cancelled() {
-      return this.#h >= 0 ? isCancelled(this.#h) : this.#n.cancelled
+      return isCancelled(this.#h)
     }
 
     get reason() {
@@ -86,8 +92,7 @@
     }
 
     child() {
-      if (this.#h >= 0) return new CancelToken(HANDLE, childOf(this.#h))
-      return CancelToken.#wrap(this.#n.child())
+      return new CancelToken(HANDLE, childOf(this.#h))
     }
 
     withTimeout(ms, reason) {
@@ -122,7 +127,7 @@
     }
 
     throwIfCancelled() {
-      if (this.#h >= 0 && !isCancelled(this.#h)) return
+      if (!isCancelled(this.#h)) return
       this.#native().throwIfCancelled()
     }
 
