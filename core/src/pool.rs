@@ -34,6 +34,11 @@
 //!    sees the flag clear and schedules the check again. The check calls nothing that locks
 //!    `sleep` while holding the registry lock (a registering worker waits for the registry).
 //!
+//! 5. A task its submitter ran itself while waiting ([`crate::handoff`]) stays in the queue
+//!    until a worker finds it claimed and discards it; until then it is not waiting work: the
+//!    starvation check and [`stats`] subtract such tasks, and a worker discarding one counts as
+//!    searching (it is neither blocked nor asleep).
+//!
 //! Uses `std` primitives even under loom: the pool is outside loom's model (the models check
 //! the state machines that run on it).
 
@@ -281,6 +286,8 @@ impl RanByWaiter {
 impl Drop for RanByWaiter {
     fn drop(&mut self) {
         let p = pool();
+        // Added to the exited ones before leaving the list: for a moment counted twice, which
+        // makes the queue look shorter, never longer (nothing grows the pool for it).
         p.ran_by_exited
             .fetch_add(self.0.0.load(Ordering::Relaxed), Ordering::Release);
         p.ran_by_waiters
