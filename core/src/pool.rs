@@ -34,7 +34,7 @@
 //!    sees the flag clear and schedules the check again. The check calls nothing that locks
 //!    `sleep` while holding the registry lock (a registering worker waits for the registry).
 //!
-//! 5. A task its submitter ran itself while waiting ([`crate::handoff`]) stays in the queue
+//! 5. A task its submitter ran itself while waiting (see `handoff.rs`) stays in the queue
 //!    until a worker finds it claimed and discards it; until then it is not waiting work: the
 //!    starvation check and [`stats`] subtract such tasks, and a worker discarding one counts as
 //!    searching (it is neither blocked nor asleep).
