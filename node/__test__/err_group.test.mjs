@@ -419,3 +419,27 @@ test('an ErrGroup task returning an object that borrows Promise.prototype.then f
   await assert.rejects(alive(g.wait()), TypeError)
   assert.equal(g.active, 0)
 })
+
+test('a limit set after tasks ran without one binds the next tasks', async () => {
+  const g = new ErrGroup()
+  g.go(async () => {})
+  await g.wait()
+  g.setLimit(1)
+  const gates = []
+  for (let i = 0; i < 3; i++) g.go(() => new Promise((r) => gates.push(r)))
+  assert.equal(g.active, 1, 'one slot, two queued')
+  assert.equal(g.tryGo(() => {}), false)
+  while (gates.length > 0 || g.active > 0) {
+    const open = gates.shift()
+    if (open) open()
+    await isPending(g.wait()) // lets the freed slot reach the next task
+    assert.ok(g.active <= 1)
+  }
+  await alive(g.wait())
+  g.setLimit(-1)
+  const more = []
+  for (let i = 0; i < 3; i++) g.go(() => new Promise((r) => more.push(r)))
+  assert.equal(g.active, 3, 'no limit again')
+  for (const open of more) open()
+  await alive(g.wait())
+})
