@@ -14,7 +14,12 @@
 //!    owner knows that nobody waits (owners keep a "waiters" bit for that).
 //! 4. A registered future owns its slot until it is dropped; notifying empties the slot's waker
 //!    but never frees the slot, so a slot index is never reused under a live future.
+//! 5. Every slot whose waker was set since it was last empty is in `order`, in the order the
+//!    wakers were set (entries may also be stale: a slot emptied or freed since; they are
+//!    skipped when met). So `notify_one` wakes the longest-waiting future in amortized O(1):
+//!    scanning the slots from the start each time made N queued futures cost O(N²).
 
+use std::collections::VecDeque;
 use std::task::Waker;
 use std::time::Instant;
 
@@ -33,6 +38,8 @@ struct Slots {
     wakers: Vec<Option<Option<Waker>>>,
     free: Vec<usize>,
     registered: usize,
+    /// Slots in the order their wakers were set (invariant 5), for `notify_one`.
+    order: VecDeque<usize>,
 }
 
 impl WaitList {
@@ -99,8 +106,16 @@ impl WaitList {
         }
         match *key {
             Some(k) => match &mut slots.wakers[k] {
-                Some(Some(w)) if w.will_wake(waker) => {}
-                slot => *slot = Some(Some(waker.clone())),
+                Some(Some(w)) => {
+                    // Still queued (invariant 5): keep its place, refresh the waker if needed.
+                    if !w.will_wake(waker) {
+                        *w = waker.clone();
+                    }
+                }
+                slot => {
+                    *slot = Some(Some(waker.clone()));
+                    slots.order.push_back(k);
+                }
             },
             None => {
                 let k = match slots.free.pop() {
@@ -114,6 +129,7 @@ impl WaitList {
                     }
                 };
                 slots.registered += 1;
+                slots.order.push_back(k);
                 *key = Some(k);
             }
         }
@@ -130,6 +146,7 @@ impl WaitList {
                 // Leave no bookkeeping behind once nobody waits (no growth under churn).
                 slots.wakers = Vec::new();
                 slots.free = Vec::new();
+                slots.order = VecDeque::new();
             } else {
                 slots.free.push(k);
             }
@@ -137,7 +154,7 @@ impl WaitList {
     }
 
     /// Wakes every sleeping thread and ONE registered future whose waker was not used yet (the
-    /// earliest free slot: roughly registration order). For owners that hand out one unit per
+    /// one whose waker was set first: invariant 5). For owners that hand out one unit per
     /// notification, such as a freed slot of a limit: waking every future would make N queued
     /// futures cost O(N) wake-ups per release, O(N²) in all. If no sleeping thread and no
     /// unwoken future is left, `nobody` runs, under the lock (so the owner can clear its
@@ -151,11 +168,17 @@ impl WaitList {
             if slots.sleepers > 0 {
                 self.cv.notify_all();
             }
-            let waker = if slots.registered > 0 {
-                slots.wakers.iter_mut().find_map(|s| s.as_mut()?.take())
-            } else {
-                None
-            };
+            let mut waker = None;
+            while slots.registered > 0 {
+                let Some(k) = slots.order.pop_front() else {
+                    break;
+                };
+                // A stale entry (the slot was emptied or freed since) holds no waker: skip it.
+                waker = slots.wakers[k].as_mut().and_then(Option::take);
+                if waker.is_some() {
+                    break;
+                }
+            }
             if waker.is_none() && slots.sleepers == 0 {
                 nobody();
             }
@@ -177,6 +200,8 @@ impl WaitList {
             if slots.registered > 0 {
                 wakers.extend(slots.wakers.iter_mut().filter_map(|s| s.as_mut()?.take()));
             }
+            // Every waker is used: every entry is stale now.
+            slots.order.clear();
         }
         for w in wakers {
             w.wake();

@@ -1145,6 +1145,39 @@ fn a_queued_start_is_waited_for_before_it_has_a_slot() {
 }
 
 #[test]
+fn freed_slots_go_to_queued_starts_in_the_order_they_queued_skipping_those_that_gave_up() {
+    let g = ErrGroup::new();
+    g.set_limit(1).unwrap();
+    let mut holder = Some(g.start().unwrap());
+    let mut queued: Vec<_> = (0..5).map(|_| Some(g.start_queued())).collect();
+    let wakers: Vec<_> = (0..5).map(|_| CountingWaker::new()).collect();
+    for (q, (_, w)) in queued.iter_mut().zip(&wakers) {
+        assert!(poll_once(q.as_mut().unwrap(), w).is_pending());
+    }
+    queued[1] = None; // gives up before its turn
+    queued[3] = None;
+    for expected in [0, 2, 4] {
+        holder.take().unwrap().finish(Ok(()));
+        for (i, (wakes, _)) in wakers.iter().enumerate() {
+            let want = usize::from(i <= expected && i % 2 == 0);
+            assert_eq!(
+                wakes.wakes(),
+                want,
+                "after freeing for #{expected}: wake-ups of #{i}"
+            );
+        }
+        let q = queued[expected].as_mut().unwrap();
+        holder = match poll_once(q, &wakers[expected].1) {
+            std::task::Poll::Ready(r) => Some(r.unwrap()),
+            std::task::Poll::Pending => panic!("#{expected} was woken without a slot"),
+        };
+        queued[expected] = None;
+    }
+    holder.take().unwrap().finish(Ok(()));
+    assert!(g.wait().is_ok());
+}
+
+#[test]
 fn a_queued_start_leaves_the_count_when_cancelled_or_dropped() {
     let parent = CancelToken::new();
     let g = ErrGroup::with_token(&parent);
