@@ -442,8 +442,8 @@ LANG_NOTES = {
         "made by `new CancelToken()`/`child()` is a JS object holding a handle; `add`/`done`, "
         "`cancel()` and `cancelled` are raw calls. What still crosses per call shows in "
         "`wg_add_done_1t` and `token_is_cancelled_live` (the plain-JS peers keep their state in "
-        "JS, not shared with other threads or C), and `errgroup_go_wait_limit2` (every task takes "
-        "a slot in core, where the limit lives).",
+        "JS, not shared with other threads or C). With a limit, every task takes a slot in core, "
+        "where the limit lives.",
         "- `errgroup_go_wait_limit2`: `new ErrGroup({ limit: 2 })` vs `pLimit(2)` + `Promise.all`.",
         "- `token_child_new_cancel` peer: a child `AbortController` linked to the parent's signal "
         "with `AbortSignal.any([parent.signal, own.signal])`; `token_cancel_100_children` peer: "
