@@ -193,7 +193,14 @@ fn raw_call(
             errors::throw(env, &e);
             return std::ptr::null_mut();
         }
-        f(env, h).unwrap_or(std::ptr::null_mut()) // an error has thrown already
+        f(env, h).unwrap_or_else(|e| {
+            // Core's errors have thrown already; a failed N-API call has not: throw it.
+            match host::take_exception(env) {
+                Some(pending) => errors::throw_value(env, pending),
+                None => errors::throw(env, &gogroup::Error::custom(e.reason)),
+            };
+            std::ptr::null_mut()
+        })
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(std::ptr::null_mut())
 }
