@@ -38,15 +38,7 @@ pub(crate) fn token_handle(token: &gogroup::CancelToken) -> u32 {
 }
 
 /// Runs `f` on the token behind `h`, or throws `GOGROUP_INVALID_ARGUMENT`.
-fn with<T>(env: &Env, h: u32, f: impl FnOnce(&gogroup::CancelToken) -> T) -> Result<T> {
-    with_raw(env.raw(), h, f)
-}
-
-fn with_raw<T>(
-    env: sys::napi_env,
-    h: u32,
-    f: impl FnOnce(&gogroup::CancelToken) -> T,
-) -> Result<T> {
+fn with<T>(env: sys::napi_env, h: u32, f: impl FnOnce(&gogroup::CancelToken) -> T) -> Result<T> {
     let r = TOKENS.with(|t| t.borrow().get(h).map(f));
     r.ok_or_else(|| stale(env, "CancelToken", h))
 }
@@ -56,46 +48,10 @@ pub(crate) fn live() -> usize {
     TOKENS.with(|t| t.borrow().live())
 }
 
-/// A new root token.
-#[napi(js_name = "__tokenNew", skip_typescript, catch_unwind)]
-pub fn token_new() -> u32 {
-    insert(gogroup::CancelToken::new())
-}
-
-/// A child of the token behind `h`.
-#[napi(js_name = "__tokenChild", skip_typescript, catch_unwind)]
-pub fn token_child(env: Env, h: u32) -> Result<u32> {
-    let child = with(&env, h, gogroup::CancelToken::child)?;
-    Ok(insert(child))
-}
-
-/// `cancel()` without a reason; true if this call cancelled it.
-#[napi(js_name = "__tokenCancel", skip_typescript, catch_unwind)]
-pub fn token_cancel(env: Env, h: u32) -> Result<bool> {
-    let r = with(&env, h, gogroup::CancelToken::cancel);
-    host::drain(env.raw());
-    r
-}
-
-/// Whether the token behind `h` is cancelled (one atomic load).
-#[napi(js_name = "__tokenCancelled", skip_typescript, catch_unwind)]
-pub fn token_cancelled(env: Env, h: u32) -> Result<bool> {
-    with(&env, h, gogroup::CancelToken::is_cancelled)
-}
-
-/// Frees the entry of a collected JS token. A stale handle is ignored.
-#[napi(js_name = "__tokenRelease", skip_typescript, catch_unwind)]
-pub fn token_release(h: u32) {
-    // Dropped outside the borrow: dropping a core token never calls back into JS, but keep the
-    // table free of re-entrancy by construction.
-    let dropped = TOKENS.with(|t| t.borrow_mut().take(h));
-    drop(dropped);
-}
-
 /// The full napi-rs object for the token behind `h` (the same core token).
 #[napi(js_name = "__tokenFromHandle", skip_typescript, catch_unwind)]
 pub fn token_from_handle(env: Env, h: u32) -> Result<CancelToken> {
-    let t = with(&env, h, Clone::clone)?;
+    let t = with(env.raw(), h, Clone::clone)?;
     Ok(CancelToken::from_core(t))
 }
 
@@ -158,8 +114,8 @@ pub(crate) fn js_token(env: &Env, inner: gogroup::CancelToken) -> Result<sys::na
 //
 // napi-rs's own functions cost about 80 ns a call (argument conversion, borrow tracking); the
 // calls a token makes most (`cancelled`, `cancel()`, `child()`, creation, release) are plain
-// N-API callbacks of one `u32` instead, about 20 ns. `install_raw` puts them on `exports` in
-// place of the napi-rs ones, before `src/tokens.js` takes them; behaviour is the same.
+// N-API callbacks of one `u32` instead, about 20 ns. `install_raw` puts them on `exports`,
+// where `src/tokens.js` takes them.
 
 /// Calls `f(env, handle)` for a raw callback whose first argument is a handle; never unwinds
 /// into JS. A missing or non-integer handle throws `GOGROUP_INVALID_ARGUMENT`.
@@ -223,8 +179,8 @@ unsafe extern "C" fn raw_new(
     env: sys::napi_env,
     _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    std::panic::catch_unwind(|| js_u32(env, token_new()).unwrap_or(std::ptr::null_mut()))
-        .unwrap_or(std::ptr::null_mut())
+    let new = || js_u32(env, insert(gogroup::CancelToken::new())).unwrap_or(std::ptr::null_mut());
+    std::panic::catch_unwind(new).unwrap_or(std::ptr::null_mut())
 }
 
 unsafe extern "C" fn raw_child(
@@ -232,7 +188,7 @@ unsafe extern "C" fn raw_child(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     raw_call(env, info, |env, h| {
-        let child = with_raw(env, h, gogroup::CancelToken::child)?;
+        let child = with(env, h, gogroup::CancelToken::child)?;
         js_u32(env, insert(child))
     })
 }
@@ -242,7 +198,7 @@ unsafe extern "C" fn raw_cancel(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     raw_call(env, info, |env, h| {
-        let r = with_raw(env, h, gogroup::CancelToken::cancel);
+        let r = with(env, h, gogroup::CancelToken::cancel);
         host::drain(env);
         js_bool(env, r?)
     })
@@ -253,7 +209,7 @@ unsafe extern "C" fn raw_cancelled(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     raw_call(env, info, |env, h| {
-        js_bool(env, with_raw(env, h, gogroup::CancelToken::is_cancelled)?)
+        js_bool(env, with(env, h, gogroup::CancelToken::is_cancelled)?)
     })
 }
 
@@ -262,7 +218,10 @@ unsafe extern "C" fn raw_release(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     raw_call(env, info, |_, h| {
-        token_release(h);
+        // Dropped outside the borrow: dropping a core token never calls back into JS, but keep
+        // the table free of re-entrancy by construction.
+        let dropped = TOKENS.with(|t| t.borrow_mut().take(h));
+        drop(dropped);
         Ok(std::ptr::null_mut())
     })
 }
