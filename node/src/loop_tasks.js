@@ -73,6 +73,12 @@
           } catch {}
         }
       }
+      // Reading or calling the result's `then` threw: count the task out (unless its outcome
+      // already did), then throw from `go`, as a synchronous throw does.
+      this.threw = (e, counted) => {
+        if (!counted) this.settle()
+        throw e
+      }
     }
   }
 
@@ -89,45 +95,37 @@
       tasks.settle() // decremented first, then rethrown: as documented
       throw e
     }
-    settleWhenDone(r, tasks.settle)
+    whenSettled(r, tasks.settle, tasks.settle, tasks.threw)
   }
 
-  // What `fn` returned: a thenable is awaited (and counted out once), any other value settles
-  // the task now. A read of `then` or a call of it that throws settles the task, then throws.
-  function settleWhenDone(r, settle) {
-    if (r === null || (typeof r !== 'object' && typeof r !== 'function')) {
-      settle()
-      return
-    }
+  // What a task's function returned: a thenable is awaited, and its outcome goes to `ok` or
+  // `rejected` once; any other value is a success now. If reading or calling its `then` throws,
+  // `threw(error, counted)` decides, `counted` telling whether the outcome was already given.
+  function whenSettled(r, ok, rejected, threw) {
+    if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return ok()
     let then
     try {
       then = r.then
-      if (then === promiseThen) {
-        // The built-in `then` calls back once: the shared callback, no allocation per task
-        // (checked this way rather than with `instanceof`, which costs more).
-        then.call(r, settle, settle)
-        return
-      }
+      // The built-in `then` calls back once: the shared callbacks, no allocation per task
+      // (checked this way rather than with `instanceof`, which costs more).
+      if (then === promiseThen) return then.call(r, ok, rejected)
     } catch (e) {
-      settle()
-      throw e
+      return threw(e, false)
     }
-    if (typeof then !== 'function') {
-      settle()
-      return
-    }
+    if (typeof then !== 'function') return ok()
     let open = true
-    const once = () => {
+    const once = (settle) => (v) => {
       if (open) {
         open = false
-        settle()
+        settle(v)
       }
     }
     try {
-      then.call(r, once, once)
+      then.call(r, once(ok), once(rejected))
     } catch (e) {
-      once()
-      throw e
+      const counted = !open
+      open = false
+      return threw(e, counted)
     }
   }
 
@@ -178,6 +176,11 @@
           fail.call(g, e)
           this.ok()
         }
+        // Reading or calling the result's `then` threw: that is the task's error (unless its
+        // outcome was already given).
+        this.threw = (e, counted) => {
+          if (!counted) this.failed(e)
+        }
       }
     }
 
@@ -193,34 +196,8 @@
         tasks.failed(e) // a throw is the task's error, as a rejection is
         return true
       }
-      settleGroupTaskWhenDone(r, tasks)
+      whenSettled(r, tasks.ok, tasks.failed, tasks.threw)
       return true
-    }
-
-    // What `fn` returned: a thenable is awaited (its outcome counted once; a throw from reading
-    // or calling its `then` is the task's error), any other value is a success now.
-    function settleGroupTaskWhenDone(r, tasks) {
-      if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return tasks.ok()
-      let then
-      try {
-        then = r.then
-        if (then === promiseThen) return then.call(r, tasks.ok, tasks.failed)
-      } catch (e) {
-        return tasks.failed(e)
-      }
-      if (typeof then !== 'function') return tasks.ok()
-      let open = true
-      const once = (settle) => (v) => {
-        if (open) {
-          open = false
-          settle(v)
-        }
-      }
-      try {
-        then.call(r, once(tasks.ok), once(tasks.failed))
-      } catch (e) {
-        once(tasks.failed)(e)
-      }
     }
 
     function go(fn) {
