@@ -42,15 +42,6 @@ enum { MSG = 1024, NAMED_CODE_BASE = 1000 };
 
 /* ---- small utilities ------------------------------------------------------------------- */
 
-static void *xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL) {
-        fputs("conformance c driver: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static char *xstrdup(const char *s) {
     char *d = xcalloc(strlen(s) + 1, 1);
     strcpy(d, s);

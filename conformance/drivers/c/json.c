@@ -16,7 +16,7 @@ typedef struct {
     bool failed;
 } parser;
 
-static void *xcalloc(size_t n, size_t size) {
+void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size);
     if (p == NULL) {
         fputs("conformance c driver: out of memory\n", stderr);

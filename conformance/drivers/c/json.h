@@ -25,6 +25,9 @@ struct json {
     char **keys;  /* JSON_OBJECT: the keys, in file order */
 };
 
+/* calloc that never returns NULL: the driver (and this reader) abort on out-of-memory. */
+void *xcalloc(size_t n, size_t size);
+
 /* Parses `text` (NUL-terminated). On error returns NULL and writes a message into `err`. */
 json *json_parse(const char *text, char *err, size_t err_cap);
 
