@@ -143,8 +143,9 @@ impl WaitGroup {
     /// each one.
     #[napi(catch_unwind, ts_args_type = "fn: () => unknown")]
     pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
-        // Replaced at load by `src/loop_tasks.js` (see `loop_tasks.rs`); kept as the reference
-        // implementation of the same rules, and for a host that loads the addon without it.
+        // Replaced on the prototype at load by `src/loop_tasks.js` (see `loop_tasks.rs`), so JS
+        // never reaches this body. The method stays because `index.d.ts` and its docs are
+        // generated from it; the body implements the same rules one crossing per step.
         let raw = env.raw();
         errors::map(&env, self.inner.add(1))?;
         let id = tasks::insert(Slot::Wait(self.inner.clone()));
