@@ -66,11 +66,11 @@
 mod cancel_token;
 mod err_group;
 mod error;
-mod handoff;
 mod limit;
 mod loom;
 mod panic_slot;
 pub mod pool;
+mod runtime;
 mod timer;
 mod wait_group;
 mod wait_list;

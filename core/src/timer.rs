@@ -1,6 +1,6 @@
 //! One clock and one thread for every deadline in the process.
 //!
-//! `with_timeout`/`with_deadline` tokens, and the pool's starvation check, schedule a closure
+//! `with_timeout`/`with_deadline` tokens schedule a closure
 //! at an [`Instant`] (the monotonic clock, the same for every runtime). One thread, started on
 //! first use and gone after an idle period, sleeps until the earliest entry is due: 100,000
 //! pending deadlines are 100,000 map entries, not 100,000 threads.
@@ -11,13 +11,16 @@
 //! 2. Due closures run on the timer thread with the timer's lock released; they must be short
 //!    (cancelling a token is: user callbacks go to the pool).
 //!
+//! 3. The timer is per process (see [`crate::runtime`]): a fork child starts with an empty
+//!    timer of its own; deadlines armed in the parent fire only in the parent.
+//!
 //! Uses `std` primitives even under loom: deadlines are outside loom's model.
 
 use std::collections::BTreeMap;
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::pool;
+use crate::runtime::{self, PerProcess};
 
 /// Identifies a scheduled entry for [`cancel`].
 pub(crate) type TimerKey = (Instant, u64);
@@ -36,9 +39,10 @@ struct State {
     thread_running: bool,
 }
 
+static TIMER: PerProcess<Timer> = PerProcess::new();
+
 fn timer() -> &'static Timer {
-    static TIMER: OnceLock<Timer> = OnceLock::new();
-    TIMER.get_or_init(|| Timer {
+    TIMER.get(|| Timer {
         state: Mutex::new(State::default()),
         cv: Condvar::new(),
     })
@@ -55,7 +59,7 @@ pub(crate) fn schedule(at: Instant, f: Entry) -> TimerKey {
     if !st.thread_running {
         let spawned = std::thread::Builder::new()
             .name("gogroup-timer".into())
-            .spawn(run)
+            .spawn(move || run(t))
             .is_ok();
         // If the OS refuses a thread, entries wait for the next schedule call to try again.
         st.thread_running = spawned;
@@ -84,6 +88,9 @@ pub(crate) fn cancel(key: TimerKey) -> bool {
 
 /// Pending entries (diagnostics).
 pub(crate) fn pending() -> usize {
+    if !TIMER.exists() {
+        return 0;
+    }
     timer()
         .state
         .lock()
@@ -94,6 +101,9 @@ pub(crate) fn pending() -> usize {
 
 /// Whether the timer thread is alive (diagnostics).
 pub(crate) fn thread_running() -> bool {
+    if !TIMER.exists() {
+        return false;
+    }
     timer()
         .state
         .lock()
@@ -101,8 +111,7 @@ pub(crate) fn thread_running() -> bool {
         .thread_running
 }
 
-fn run() {
-    let t = timer();
+fn run(t: &'static Timer) {
     let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         let now = Instant::now();
@@ -124,7 +133,7 @@ fn run() {
             }
             None => {
                 let (guard, res) =
-                    t.cv.wait_timeout(st, pool::idle_timeout())
+                    t.cv.wait_timeout(st, runtime::idle_timeout())
                         .unwrap_or_else(PoisonError::into_inner);
                 st = guard;
                 if res.timed_out() && st.entries.is_empty() {

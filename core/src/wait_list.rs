@@ -64,6 +64,9 @@ impl WaitList {
                 yield_now();
             }
         }
+        // About to sleep: a pool worker tells the pool, which lets another thread take over
+        // its queued tasks and its CPU (see `pool`'s growth policy, rule 2).
+        let _blocking = crate::pool::Blocking::enter();
         let mut slots = lock(&self.inner);
         loop {
             if ready() {
@@ -71,10 +74,23 @@ impl WaitList {
             }
             slots.sleepers += 1;
             slots = match deadline {
-                None => self
-                    .cv
-                    .wait(slots)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                // While no pool thread can be started, sleep in slices and retry (rule 6).
+                None => match crate::pool::Blocking::retry_interval() {
+                    None => self
+                        .cv
+                        .wait(slots)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Some(nap) => {
+                        let slots = self
+                            .cv
+                            .wait_timeout(slots, nap)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .0;
+                        drop(slots);
+                        crate::pool::Blocking::retry();
+                        lock(&self.inner)
+                    }
+                },
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {

@@ -1,7 +1,7 @@
 use loom::thread;
 
-use crate::handoff::Handoff;
 use crate::loom::{Arc, AtomicUsize};
+use crate::pool::handoff::Handoff;
 use std::sync::atomic::Ordering;
 
 /// A task shared by a pool worker and the thread waiting for it runs exactly once, and what it

@@ -1,0 +1,185 @@
+//! The monitor: one thread that watches the queue while tasks wait and no worker is free to
+//! take them, and grows the pool for blocking it cannot otherwise see (Go's `sysmon`).
+//!
+//! Every tick (a millisecond) while it watches, it:
+//! 1. stops watching once nothing is queued (and sleeps until [`watch`] is called again; after
+//!    the idle timeout the thread exits);
+//! 2. leaves the work to a worker that is spinning, and wakes sleeping workers first;
+//! 3. looks at each busy worker: one that started no task since the last tick is *stalled*.
+//!    Its queued tasks go to the rescue queue at once (so nothing waits behind a blocked task),
+//!    and it counts as *blocked* if its thread is off the CPU (the kernel's scheduler state is
+//!    not "running or runnable") — a task that computes is not blocked, however long it takes,
+//!    and a task that sleeps or does I/O is. Workers waiting inside gogroup count as blocked
+//!    without a look ([`super::worker::Blocking`]);
+//! 4. grows the pool if fewer workers than CPUs are free to run (not blocked): by the number of
+//!    blocked workers (so growth doubles while every new worker blocks too) or, if larger, by
+//!    the CPUs left unused; never beyond the tasks queued nor the thread cap, and it re-counts
+//!    the queue before each start, so it stops as soon as the queue is empty.
+//!
+//! Threads are started here, never on the timer thread (deadlines stay on time) and not in
+//! `go` beyond the first CPU's worth (a submitter never pays for a burst of thread starts).
+
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::queue::{BLOCKED, Pool, RUNNING};
+use super::worker::start_worker;
+
+/// How often the monitor looks while it watches.
+const TICK: Duration = Duration::from_millis(1);
+
+pub(crate) struct Monitor {
+    /// Whether the monitor is (or is about to be) watching the queue.
+    watching: AtomicBool,
+    thread: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Monitor {
+    pub(super) fn new() -> Monitor {
+        Monitor {
+            watching: AtomicBool::new(false),
+            thread: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+}
+
+/// Makes sure the monitor watches the queue (pool invariant 3). Cheap when it already does.
+pub(super) fn watch(p: &'static Pool) {
+    let m = &p.monitor;
+    // Pairs with the fence in `run`: either it sees the queued task, or we see it stopped
+    // watching and start it again.
+    fence(Ordering::SeqCst);
+    if m.watching.load(Ordering::Acquire) || m.watching.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let mut running = m.thread.lock().unwrap_or_else(PoisonError::into_inner);
+    if *running {
+        m.cv.notify_one();
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("gogroup-monitor".into())
+        .spawn(move || run(p))
+        .is_ok();
+    *running = started;
+    if !started {
+        // The OS refused a thread: the next `watch` (every submission, every blocking wait
+        // that retries, see `Blocking::retry`) tries again.
+        m.watching.store(false, Ordering::Release);
+        p.spawn_failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether the monitor thread is alive (diagnostics).
+pub(super) fn thread_running(p: &Pool) -> bool {
+    *p.monitor
+        .thread
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+fn run(p: &'static Pool) {
+    let m = &p.monitor;
+    loop {
+        watch_queue(p);
+        // Stop watching, then look once more (pairs with the fence in `watch`).
+        m.watching.store(false, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if p.queued() > 0 && !m.watching.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        let mut running = m.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        while !m.watching.load(Ordering::Acquire) {
+            let (guard, res) =
+                m.cv.wait_timeout(running, crate::runtime::idle_timeout())
+                    .unwrap_or_else(PoisonError::into_inner);
+            running = guard;
+            if res.timed_out() && !m.watching.load(Ordering::Acquire) {
+                *running = false;
+                return;
+            }
+        }
+    }
+}
+
+/// Ticks until nothing is queued.
+fn watch_queue(p: &'static Pool) {
+    loop {
+        std::thread::sleep(TICK);
+        if p.generation != crate::runtime::generation() {
+            return;
+        }
+        let queued = p.queued();
+        if queued == 0 {
+            return;
+        }
+        if p.searching.0.load(Ordering::Acquire) > 0 {
+            continue; // a spinning worker is about to take it
+        }
+        let sleeping = p.sleeping.0.load(Ordering::Acquire);
+        if sleeping > 0 {
+            let _guard = p.sleep.lock().unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..queued.min(sleeping) {
+                p.cv.notify_one();
+            }
+            continue;
+        }
+        let blocked = look_at_workers(p);
+        let live = p.live.0.load(Ordering::Acquire);
+        let free = live.saturating_sub(blocked);
+        let cpus = super::min_threads();
+        if free >= cpus {
+            continue; // the tasks wait for a core, not for a thread
+        }
+        let grow = blocked.max(cpus - free).min(queued);
+        for _ in 0..grow {
+            if p.queued() == 0 || !start_worker(p) {
+                break;
+            }
+        }
+    }
+}
+
+/// Rescues the queued tasks of stalled workers and counts the workers that are blocked.
+fn look_at_workers(p: &Pool) -> usize {
+    let registry = p.registry();
+    let mut blocked = 0;
+    for slot in registry.iter() {
+        let started = slot.started.0.load(Ordering::Relaxed);
+        let before = slot.seen.swap(started, Ordering::Relaxed);
+        match slot.state.load(Ordering::Acquire) {
+            BLOCKED => blocked += 1,
+            RUNNING if started == before => {
+                if !slot.stealer.is_empty() && p.rescue_from(&slot.stealer) > 0 {
+                    p.note_deque(slot, false);
+                }
+                // One look at /proc per task: a task found off the CPU stays counted as
+                // blocked until the worker starts another.
+                if slot.off_cpu_at.load(Ordering::Relaxed) == started + 1 {
+                    blocked += 1;
+                } else if thread_off_cpu(slot.tid) {
+                    slot.off_cpu_at.store(started + 1, Ordering::Relaxed);
+                    blocked += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    blocked
+}
+
+/// Whether the kernel says thread `tid` of this process is not running nor runnable (asleep,
+/// in I/O, stopped). If that cannot be read, a stalled thread is taken for a blocked one.
+fn thread_off_cpu(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return true;
+    };
+    // "tid (comm) S ...": the state follows the last ')' (comm may hold anything).
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    !matches!(state, Some('R'))
+}
