@@ -97,10 +97,19 @@ impl WaitList {
                         slots.sleepers -= 1;
                         return ready();
                     }
-                    self.cv
-                        .wait_timeout(slots, deadline - now)
+                    let nap = crate::pool::Blocking::retry_interval();
+                    let slots = self
+                        .cv
+                        .wait_timeout(slots, nap.map_or(deadline - now, |n| n.min(deadline - now)))
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
+                        .0;
+                    if nap.is_none() {
+                        slots
+                    } else {
+                        drop(slots);
+                        crate::pool::Blocking::retry();
+                        lock(&self.inner)
+                    }
                 }
             };
             slots.sleepers -= 1;

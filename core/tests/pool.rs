@@ -73,13 +73,14 @@ fn blocked_tasks_never_starve_later_ones_and_every_thread_exits_when_idle() {
     assert_eq!(pool::stats().pending_deadlines, 0);
     assert_eq!(root.dependents(), 0);
 
-    // 3. Once idle, every worker and the timer thread exit.
+    // 3. Once idle, every worker, the monitor and the timer thread exit, and the kernel
+    //    agrees: only the test's own threads are left.
     eventually(
         "all gogroup threads exited",
         Duration::from_secs(60),
         || {
             let s = pool::stats();
-            s.live == 0 && !s.timer_thread
+            s.live == 0 && !s.timer_thread && !s.monitor_thread && os_threads() <= before
         },
     );
 

@@ -28,6 +28,8 @@ use super::worker::start_worker;
 
 /// How often the monitor looks while it watches.
 const TICK: Duration = Duration::from_millis(1);
+/// Up to this many workers, each stalled one's thread state is read on every tick.
+const LOOK_EVERY_TICK_UP_TO: usize = 64;
 
 pub(crate) struct Monitor {
     /// Whether the monitor is (or is about to be) watching the queue.
@@ -146,6 +148,11 @@ fn watch_queue(p: &'static Pool) {
 /// Rescues the queued tasks of stalled workers and counts the workers that are blocked.
 fn look_at_workers(p: &Pool) -> usize {
     let registry = p.registry();
+    // With few workers, every stalled one is looked at on every tick (a task that computes may
+    // sleep for a moment, as in a page fault: one look must not count it blocked for good).
+    // With many, one look per task keeps a tick cheap: 10,000 sleeping workers would cost
+    // 10,000 reads of /proc on every tick.
+    let look_every_tick = registry.len() <= LOOK_EVERY_TICK_UP_TO;
     let mut blocked = 0;
     for slot in registry.iter() {
         let started = slot.started.0.load(Ordering::Relaxed);
@@ -156,9 +163,9 @@ fn look_at_workers(p: &Pool) -> usize {
                 if !slot.stealer.is_empty() && p.rescue_from(&slot.stealer) > 0 {
                     p.note_deque(slot, false);
                 }
-                // One look at /proc per task: a task found off the CPU stays counted as
-                // blocked until the worker starts another.
-                if slot.off_cpu_at.load(Ordering::Relaxed) == started + 1 {
+                // Beyond LOOK_EVERY_TICK_UP_TO workers, one look at /proc per task: a task
+                // found off the CPU stays counted as blocked until the worker starts another.
+                if !look_every_tick && slot.off_cpu_at.load(Ordering::Relaxed) == started + 1 {
                     blocked += 1;
                 } else if thread_off_cpu(slot.tid) {
                     slot.off_cpu_at.store(started + 1, Ordering::Relaxed);
