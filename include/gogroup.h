@@ -36,6 +36,14 @@
  *           goes on.
  * Threads   Every function may be called from any thread, concurrently, unless its comment
  *           says otherwise; the _free of a handle must not race with other uses of that handle.
+ * Pool      Tasks run on gogroup's worker threads: up to one per CPU at once, more while tasks
+ *           block (a task waiting inside gogroup hands its CPU over at once; one that sleeps or
+ *           does I/O is noticed within about a millisecond), at most 10,000. Idle threads exit
+ *           after 5 s. A thread the OS refuses is retried; a task never runs inside _go.
+ * fork      After fork(), the child may use gogroup: its pool and timer are rebuilt on first
+ *           use. Tasks queued or running in the parent at the fork run only in the parent (a
+ *           group that counted them never reaches zero in the child), and deadlines armed in
+ *           the parent fire only in the parent.
  * Callbacks Tasks and callbacks run on gogroup's pool threads (inline callbacks: on the
  *           cancelling thread) with no gogroup lock held, so they may call any gogroup function,
  *           including cancelling the token they were registered on.

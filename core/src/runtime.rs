@@ -91,6 +91,11 @@ pub(crate) struct PerProcess<T> {
 struct Versioned<T> {
     generation: u64,
     value: T,
+    /// The parent's value, if this one was built in a fork child: leaked on purpose, and kept
+    /// reachable from here so that leak checkers (valgrind, LeakSanitizer) in the child see
+    /// it, and what its queues hold, as still reachable rather than lost.
+    #[allow(dead_code)]
+    previous: *mut Versioned<T>,
 }
 
 impl<T> PerProcess<T> {
@@ -119,6 +124,7 @@ impl<T> PerProcess<T> {
         let fresh = Box::into_raw(Box::new(Versioned {
             generation: generation(),
             value: init(),
+            previous: seen,
         }));
         loop {
             match self
@@ -138,6 +144,8 @@ impl<T> PerProcess<T> {
                         return &v.value;
                     }
                     seen = actual;
+                    // SAFETY: `fresh` is still ours alone.
+                    unsafe { (*fresh).previous = seen };
                 }
             }
         }

@@ -9,7 +9,7 @@
 //! * `time.rs` — seconds ↔ `Duration`/`Instant`, and blocking waits in GIL-free slices that
 //!   let Ctrl-C through;
 //! * `aio.rs` — asyncio futures driven by core's `Waker`-based futures;
-//! * this file — the module, diagnostics for the tests, and making `os.fork()` safe.
+//! * this file — the module, diagnostics for the tests, and the fork and exit hooks.
 
 mod aio;
 mod cancel_token;
@@ -19,7 +19,7 @@ mod task;
 mod time;
 mod wait_group;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gogroup::{Error, ErrorKind};
 use pyo3::prelude::*;
@@ -75,63 +75,11 @@ fn _live_async_waits() -> usize {
     aio::live()
 }
 
-/// Brings core's pool to zero threads before `os.fork()`, so that the child starts with a
-/// consistent, empty pool (core's threads do not survive a fork; see README "Processes").
-///
-/// Returns False if threads were still busy (or deadlines pending) after `patience` seconds:
-/// the child can then not run `go` tasks or deadlines.
+/// Called in a fork child: the parent's threads that were inside Python are gone (core
+/// rebuilds its own pool and timer on first use in the child; see core's `pool` docs).
 #[pyfunction]
-fn _quiesce_for_fork(py: Python<'_>, patience: f64) -> PyResult<bool> {
-    // Core's counts drop just before a thread returns; a thread still on its way out may hold
-    // a lock the child would inherit held. So also wait until the kernel has no thread of
-    // gogroup's left (core names them `gogroup-worker` and `gogroup-timer`).
-    let quiet = || {
-        let s = gogroup::pool::stats();
-        s.live == 0 && !s.timer_thread && !gogroup_threads_exist()
-    };
-    if quiet() {
-        return Ok(true);
-    }
-    let patience = time::timeout_arg(py, Some(patience))?.unwrap_or(Duration::from_secs(1));
-    let previous = gogroup::pool::idle_timeout();
-    gogroup::pool::set_idle_timeout(Duration::from_millis(1));
-    let result = py.detach(|| {
-        // Sleeping workers and the timer thread read the timeout when they go idle: wake them
-        // (the timer by a deadline that is dropped at once, workers with no-op tasks).
-        drop(gogroup::CancelToken::new().with_timeout(Duration::from_millis(1)));
-        let mut next_kick = Instant::now();
-        let mut kick_interval = Duration::from_millis(5);
-        let end = Instant::now() + patience;
-        // A pending deadline keeps the timer thread alive. The pool's own starvation check is
-        // one for a millisecond at a time; a user's token with a timeout stays: give up then.
-        let mut deadlines_since: Option<Instant> = None;
-        while !quiet() {
-            let now = Instant::now();
-            if gogroup::pool::stats().pending_deadlines == 0 {
-                deadlines_since = None;
-            } else if now - *deadlines_since.get_or_insert(now) > Duration::from_millis(50) {
-                return false;
-            }
-            if now >= end {
-                return false;
-            }
-            // A no-op wakes one sleeping worker, unless a spinning one takes it; a worker kicked
-            // too often would never get to sleep (and exit). So kick with a growing interval
-            // until every worker went to sleep with the short timeout, and exited.
-            let live = gogroup::pool::stats().live;
-            if live > 0 && now >= next_kick {
-                for _ in 0..live {
-                    gogroup::pool::spawn(|| {});
-                }
-                next_kick = now + kick_interval;
-                kick_interval *= 2;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        true
-    });
-    gogroup::pool::set_idle_timeout(previous);
-    Ok(result)
+fn _after_fork_in_child() {
+    task::after_fork_in_child();
 }
 
 /// The package's `atexit` hook: no gogroup thread enters Python after it returns (see
@@ -140,16 +88,6 @@ fn _quiesce_for_fork(py: Python<'_>, patience: f64) -> PyResult<bool> {
 fn _shut_down(py: Python<'_>, patience: f64) -> PyResult<bool> {
     let patience = time::timeout_arg(py, Some(patience))?.unwrap_or(Duration::from_secs(3600));
     task::shut_down(py, patience)
-}
-
-/// Whether any thread of this process is one of core's (by the name core gives them).
-fn gogroup_threads_exist() -> bool {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return false;
-    };
-    tasks.flatten().any(|t| {
-        std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("gogroup-"))
-    })
 }
 
 /// Go's `sync.WaitGroup`, `errgroup.Group` and `context` cancellation, for threads and asyncio.
@@ -163,8 +101,8 @@ mod _gogroup {
     use super::wait_group::WaitGroup;
     #[pymodule_export]
     use super::{
-        _error_kinds, _error_of_kind, _idle_timeout, _live_async_waits, _pool_stats,
-        _quiesce_for_fork, _shut_down,
+        _after_fork_in_child, _error_kinds, _error_of_kind, _idle_timeout, _live_async_waits,
+        _pool_stats, _shut_down,
     };
 
     /// The package version (the workspace's).

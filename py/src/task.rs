@@ -111,6 +111,12 @@ impl Drop for KeptState {
     }
 }
 
+/// In a fork child: only the forking thread exists, so no gogroup thread is inside Python
+/// (the counts of the parent's threads would hold the exit hook for its whole patience).
+pub(crate) fn after_fork_in_child() {
+    ATTACHED.store(0, Ordering::SeqCst);
+}
+
 struct Leave;
 
 impl Drop for Leave {

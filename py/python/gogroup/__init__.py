@@ -63,26 +63,24 @@ __all__ = [
     "link_task",
 ]
 
-# Threads do not survive os.fork(). Before a fork, gogroup lets its (idle) pool threads and
-# timer thread exit, so that the child starts with an empty pool it can grow again.
-_FORK_PATIENCE = 2.0  # seconds to wait for pool threads to finish and exit
-_fork_was_quiet = True
+# Threads do not survive os.fork(): core gives the child a fresh pool and timer of its own on
+# first use. What ran or waited in the parent's pool at the fork stays in the parent.
 _fork_pool_stats: dict[str, int | bool] = {}
 
 
 def _before_fork() -> None:
-    global _fork_was_quiet, _fork_pool_stats
-    _fork_was_quiet = _gogroup._quiesce_for_fork(_FORK_PATIENCE)
-    if not _fork_was_quiet:
-        _fork_pool_stats = _gogroup._pool_stats()
+    global _fork_pool_stats
+    _fork_pool_stats = _gogroup._pool_stats()
 
 
 def _after_fork_in_child() -> None:
-    if not _fork_was_quiet:
+    _gogroup._after_fork_in_child()
+    busy = _fork_pool_stats.get("busy", 0) or _fork_pool_stats.get("queued", 0)
+    if busy:
         _warnings.warn(
-            "gogroup: tasks or deadlines were running when this process forked; in the child, "
-            "new go() tasks and token deadlines may never run. Fork before starting work, or "
-            f"use the 'spawn' or 'forkserver' start method. (Pool: {_fork_pool_stats})",
+            "gogroup: tasks were running or queued when this process forked; they run only in "
+            "the parent, so groups that counted them never finish in the child. New groups, "
+            f"tasks and deadlines work in the child. (Parent's pool: {_fork_pool_stats})",
             RuntimeWarning,
             stacklevel=2,
         )
