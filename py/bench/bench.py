@@ -679,6 +679,82 @@ def blocking_cases(quick: bool, selected: Callable[[str], bool]) -> list[str]:
             out += [f"blocking_sleep_50ms:{impl}:{n}" for impl in SLEEP_IMPLS]
     if selected("blocking_cpu_64"):
         out += [f"blocking_cpu_64:{impl}:{CPU_TASKS}" for impl in CPU_IMPLS]
+    if selected("blocking_waited_latency"):
+        out += [f"blocking_waited_latency:{impl}:0" for impl in LAT_IMPLS]
+    return out
+
+
+# blocking_waited_latency, Python's version: the stream is a tenth of Rust's and Go's (a burst of 4
+# every 2 ms, 2,000 tasks/s, each ~20 us of arithmetic, every 50th a 20 ms sleep), since every
+# task takes the GIL; T1 submits T2 to the same pool and waits for it.
+LAT_IMPLS = ["gogroup", "ThreadPoolExecutor"]
+STREAM_PERIOD = 0.002
+STREAM_BURST = 4
+SLEEPER_EVERY = 50
+
+
+def waited_latency(impl: str, samples: int) -> dict[str, object]:
+    short_iters = iters_for(20e-6)
+    ex = ThreadPoolExecutor() if impl == "ThreadPoolExecutor" else None
+    stream_wg = gogroup.WaitGroup()
+
+    def submit(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+        """Runs fn(*args) on the pool; returns a function that waits for it."""
+        if ex is not None:
+            return ex.submit(fn, *args).result
+        wg = gogroup.WaitGroup()
+        wg.go(fn, *args)
+        return wg.wait
+
+    stop = threading.Event()
+    submitted = [0]
+
+    def stream() -> None:
+        i = 0
+        nxt = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            if now < nxt:
+                time.sleep(nxt - now)
+                continue
+            nxt = max(nxt, now - 0.010) + STREAM_PERIOD
+            for _ in range(STREAM_BURST):
+                i += 1
+                fn: Callable[[Any], object] = time.sleep if i % SLEEPER_EVERY == 0 else spin
+                arg = 0.020 if i % SLEEPER_EVERY == 0 else short_iters
+                if ex is not None:
+                    ex.submit(fn, arg)
+                else:
+                    stream_wg.go(fn, arg)
+            submitted[0] = i
+
+    th = threading.Thread(target=stream)
+    th.start()
+    time.sleep(0.2)
+    out: dict[str, object] = {"threads_before": proc_threads()}
+    s = Sampler()
+    lat: list[int] = []
+
+    def t1() -> None:
+        at = time.perf_counter_ns()
+        submit(lambda: lat.append(time.perf_counter_ns() - at))()
+
+    t = time.perf_counter()
+    sub0 = submitted[0]
+    for _ in range(samples):
+        submit(t1)()
+        time.sleep(0.001)
+    out["stream_tasks_per_s"] = (submitted[0] - sub0) / (time.perf_counter() - t)
+    stop.set()
+    th.join()
+    stream_wg.wait()
+    if ex is not None:
+        ex.shutdown()
+    peak, pool_peak = s.finish()
+    p50, p99 = percentiles(lat)
+    out.update(samples=len(lat), p50_ns=p50, p99_ns=p99, max_ns=max(lat), peak_threads=peak)
+    if impl == GOGROUP:
+        out["pool_peak"] = pool_peak
     return out
 
 
@@ -726,7 +802,7 @@ def run_blocking(quick: bool, selected: Callable[[str], bool]) -> None:
                 sys.exit(f"blocking case {case} failed: exit {child.returncode}")
 
 
-def run_blocking_case(case: str) -> None:
+def run_blocking_case(case: str, quick: bool) -> None:
     workload, impl, n_text = case.split(":", 2)
     n = int(n_text)
     out: dict[str, object] = {"impl": impl, "kind": "blocking", "workload": workload, "n": n}
@@ -743,6 +819,8 @@ def run_blocking_case(case: str) -> None:
         observe(out, impl == "gogroup", lambda: cpus[impl](iters))
         out["task_ms"] = CPU_TASK * 1e3
         out["ideal_seconds"] = CPU_TASKS * CPU_TASK  # the GIL: one task at a time
+    elif workload == "blocking_waited_latency" and impl in LAT_IMPLS:
+        out.update(waited_latency(impl, 50 if quick else 300))
     else:
         sys.exit(f"unknown blocking case {case!r}")
     emit(out)
@@ -802,7 +880,7 @@ def main() -> None:
         return not filters or any(f in name for f in filters)
 
     if args.blocking_case:
-        run_blocking_case(args.blocking_case)
+        run_blocking_case(args.blocking_case, args.quick)
         return
     if args.blocking:
         run_blocking(args.quick, selected)
