@@ -244,7 +244,8 @@ def summarize(all_rows: list[dict], meta: dict, plots_dir: str) -> str:
                "order alternates between rounds, and so does the order of implementations inside "
                "each program); every ratio below is the **median of the per-round ratios** gogroup / "
                "peer. A ratio above 1 means gogroup takes longer than the peer. Then come wake-up "
-               "latencies (p50/p99), and scale runs with plots.")
+               "latencies (p50/p99), blocking and long tasks (sleeping and CPU-bound tasks, thread "
+               "counts, idle CPU), and scale runs with plots.")
     out.append("")
     out.append("This machine is small and shared: absolute nanoseconds mean little and move from run "
                "to run; ratios measured seconds apart in the same round are what to compare. "
