@@ -11,7 +11,10 @@
 // the same plain harness (warm up, size the iteration count so that one
 // measurement takes about --target-ms, measure once per round).
 //
-// Usage: gobench [--filter SUBSTR] [--rounds N] [--round-start K] [--quick] [--list]
+// --scale runs the scale runs (scale.go) and --blocking the blocking-task
+// cases (blocking.go) instead, once per `make bench`.
+//
+// Usage: gobench [--filter SUBSTR] [--rounds N] [--round-start K] [--quick] [--list] [--scale] [--blocking]
 package main
 
 import (

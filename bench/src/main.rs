@@ -17,8 +17,12 @@
 //! one-round processes of both languages and `bench/summarize.py` turns the
 //! lines into `BENCHMARKS.md`.
 //!
+//! `--scale` runs the scale runs (`scale.rs`) and `--blocking` the
+//! blocking-task cases (`blocking.rs`) instead, once per `make bench`.
+//!
 //! Usage: `gogroup-bench [--filter SUBSTR[,SUBSTR]] [--rounds N]
-//! [--round-start K] [--quick] [--target-ms MS] [--list]`
+//! [--round-start K] [--quick] [--target-ms MS] [--list] [--scale]
+//! [--blocking]`
 
 use std::hint::black_box;
 use std::io::Write;
