@@ -9,6 +9,7 @@
 #   ROUNDS=9 bench/run.sh        # more rounds (default 5)
 #   FILTER=token bench/run.sh    # only workloads whose name contains "token"
 #   SCALE=0 bench/run.sh         # skip the scale runs
+#   BLOCKING=0 bench/run.sh      # skip the blocking-task runs (FILTER=blocking: only those)
 #   QUICK=1 bench/run.sh         # smoke run: 1 round, few iterations (numbers meaningless)
 #   TARGET_MS=100 LATENCY_SAMPLES=100 bench/run.sh   # shorter measurements
 #
@@ -29,6 +30,7 @@ else
 	ROUNDS="${ROUNDS:-5}"
 fi
 SCALE="${SCALE:-1}"
+BLOCKING="${BLOCKING:-1}"
 TARGET_MS="${TARGET_MS:-150}"
 LATENCY_SAMPLES="${LATENCY_SAMPLES:-200}"
 BENCH_NOTE="${BENCH_NOTE:-}"
@@ -113,6 +115,20 @@ for ((r = 0; r < ROUNDS; r++)); do
 	done
 done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" # before the scale runs' 10,000 threads
+if [[ "$BLOCKING" == 1 ]]; then
+	# Once per run, after the rounds: every case in a fresh process (bench/src/blocking.rs).
+	blocking_args=(--blocking)
+	if [[ "$QUICK" == 1 ]]; then blocking_args+=(--quick); fi
+	if [[ -n "$FILTER" ]]; then blocking_args+=(--filter "$FILTER"); fi
+	echo "== blocking tasks: rust" >&2
+	"$rust_bin" "${blocking_args[@]}" >>"$tmp"
+	echo "== blocking tasks: go" >&2
+	"$go_bin" "${blocking_args[@]}" >>"$tmp"
+	echo "== blocking tasks: python" >&2
+	"$py_bin" py/bench/bench.py "${blocking_args[@]}" >>"$tmp"
+	echo "== blocking tasks: node" >&2
+	node node/bench/bench.mjs "${blocking_args[@]}" >>"$tmp"
+fi
 if [[ "$SCALE" == 1 ]]; then
 	scale_args=()
 	if [[ "$QUICK" == 1 ]]; then scale_args+=(--quick); fi

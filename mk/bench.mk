@@ -27,5 +27,5 @@ bench-node-peers: $(BENCH_NODE_STAMP) ## Install the Node bench's pinned peers (
 
 bench-deps: bench-rust-bin bench-go-bin c-bench-bin py-install node-deps node-addon bench-node-peers ## Build everything `make bench` runs
 
-bench-quick: ## Smoke run of the whole benchmark (QUICK=1: about a minute, numbers meaningless)
+bench-quick: ## Smoke run of the whole benchmark (QUICK=1: two to three minutes, numbers meaningless)
 	QUICK=1 bash bench/run.sh

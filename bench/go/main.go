@@ -11,7 +11,10 @@
 // the same plain harness (warm up, size the iteration count so that one
 // measurement takes about --target-ms, measure once per round).
 //
-// Usage: gobench [--filter SUBSTR] [--rounds N] [--round-start K] [--quick] [--list]
+// --scale runs the scale runs (scale.go) and --blocking the blocking-task
+// cases (blocking.go) instead, once per `make bench`.
+//
+// Usage: gobench [--filter SUBSTR] [--rounds N] [--round-start K] [--quick] [--list] [--scale] [--blocking]
 package main
 
 import (
@@ -370,7 +373,17 @@ func main() {
 	latencySamples := flag.Int("latency-samples", 200, "samples per latency case and round")
 	scale := flag.Bool("scale", false, "run the scale runs instead of the workloads")
 	scaleCase := flag.String("scale-case", "", "run one scale case (in a fresh process)")
+	blocking := flag.Bool("blocking", false, "run the blocking-task workloads instead of the workloads")
+	blockingCase := flag.String("blocking-case", "", "run one blocking case WORKLOAD:IMPL:N (in a fresh process)")
 	flag.Parse()
+	if *blockingCase != "" {
+		runBlockingCase(json.NewEncoder(os.Stdout), *blockingCase, *quick)
+		return
+	}
+	if *blocking {
+		runBlocking(*filter, *quick)
+		return
+	}
 	if *scaleCase != "" {
 		runScaleCase(json.NewEncoder(os.Stdout), *scaleCase, *quick)
 		return
@@ -399,7 +412,9 @@ func main() {
 		}
 		return
 	}
-	if len(selected) == 0 && !anyLatency(*filter) {
+	// The blocking workloads run in their own phase (--blocking): a filter naming only them
+	// selects nothing here, and that is not an error.
+	if len(selected) == 0 && !anyLatency(*filter) && !anyBlocking(*filter) {
 		fmt.Fprintf(os.Stderr, "no workload matches %q\n", *filter)
 		os.Exit(2)
 	}

@@ -17,8 +17,12 @@
 //! one-round processes of both languages and `bench/summarize.py` turns the
 //! lines into `BENCHMARKS.md`.
 //!
+//! `--scale` runs the scale runs (`scale.rs`) and `--blocking` the
+//! blocking-task cases (`blocking.rs`) instead, once per `make bench`.
+//!
 //! Usage: `gogroup-bench [--filter SUBSTR[,SUBSTR]] [--rounds N]
-//! [--round-start K] [--quick] [--target-ms MS] [--list]`
+//! [--round-start K] [--quick] [--target-ms MS] [--list] [--scale]
+//! [--blocking]`
 
 use std::hint::black_box;
 use std::io::Write;
@@ -28,6 +32,7 @@ use std::time::{Duration, Instant};
 use gogroup::{CancelToken, ErrGroup, WaitGroup};
 use tokio_util::sync::CancellationToken;
 
+mod blocking;
 mod latency;
 mod scale;
 
@@ -562,11 +567,13 @@ struct Args {
     latency_samples: usize,
     scale: bool,
     scale_case: Option<String>,
+    blocking: bool,
+    blocking_case: Option<String>,
 }
 
 const USAGE: &str = "usage: gogroup-bench [--filter SUBSTR[,SUBSTR...]] [--rounds N] \
                      [--round-start K] [--quick] [--target-ms MS] [--latency-samples N] [--list] \
-                     [--scale] [--scale-case NAME]";
+                     [--scale] [--scale-case NAME] [--blocking] [--blocking-case WORKLOAD:IMPL:N]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -579,6 +586,8 @@ fn parse_args() -> Result<Args, String> {
         latency_samples: 200,
         scale: false,
         scale_case: None,
+        blocking: false,
+        blocking_case: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -611,6 +620,8 @@ fn parse_args() -> Result<Args, String> {
             "latency-samples" => args.latency_samples = number(value()?)? as usize,
             "scale" => args.scale = true,
             "scale-case" => args.scale_case = Some(value()?),
+            "blocking" => args.blocking = true,
+            "blocking-case" => args.blocking_case = Some(value()?),
             "quick" => args.quick = true,
             "list" => args.list = true,
             "h" | "help" => return Err(USAGE.to_owned()),
@@ -635,6 +646,30 @@ fn main() {
     };
     let matches =
         |name: &str| args.filter.is_empty() || args.filter.iter().any(|f| name.contains(f));
+    if let Some(case) = &args.blocking_case {
+        if let Err(msg) = blocking::run_case(case, args.quick) {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if args.blocking {
+        // Every case in a fresh process of its own (thread counts are per process).
+        let exe = std::env::current_exe().expect("current_exe");
+        for case in blocking::cases(args.quick, matches) {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(["--blocking-case", &case]);
+            if args.quick {
+                cmd.arg("--quick");
+            }
+            let status = cmd.status().expect("run blocking case");
+            if !status.success() {
+                eprintln!("blocking case {case} failed: {status}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     if let Some(case) = &args.scale_case {
         match scale::CASES.iter().find(|(name, _)| name == case) {
             Some((_, run)) => run(args.quick),
@@ -680,7 +715,10 @@ fn main() {
         }
         return;
     }
-    if selected.is_empty() && latency_cases.is_empty() {
+    // The blocking workloads run in their own phase (`--blocking`); a filter that names only
+    // them selects nothing here, and that is not an error.
+    let blocking_only = blocking::WORKLOADS.iter().any(|w| matches(w));
+    if selected.is_empty() && latency_cases.is_empty() && !blocking_only {
         eprintln!("no workload matches {:?}", args.filter);
         std::process::exit(2);
     }

@@ -12,7 +12,9 @@
 // takes about --target-ms, then measure once; the implementations' order alternates by round.
 //
 // Usage: node --expose-gc node/bench/bench.mjs [--rounds N] [--round-start K] [--filter S[,S]]
-//        [--quick] [--target-ms MS] [--latency-samples N]
+//        [--quick] [--target-ms MS] [--latency-samples N] [--blocking]
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -329,6 +331,72 @@ async function measure(run) {
 }
 
 const emit = (line) => console.log(JSON.stringify({ lang: 'node', ...line }))
+
+// ---- blocking tasks -----------------------------------------------------------------------
+//
+// blocking_sleep_50ms (see bench/src/blocking.rs): N tasks that each wait 50 ms, all started,
+// then one wait. In Node a task cannot block a thread of its own: the "blocking" task is an async
+// function awaiting a 50 ms timer, run by gogroup's `WaitGroup.go` vs `Promise.all`. Thread count
+// of the process from /proc/self/status, sampled by a 1 ms interval timer on this thread (the
+// tasks yield to it); CPU time of the process over the 200 ms after the wait, idle.
+// Every case runs in a fresh process (`--blocking-case WORKLOAD:IMPL:N`).
+
+const procThreads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? 0)
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3 }
+const BLOCK_MS = 50
+const IDLE_WINDOW_MS = 200
+const SLEEP_IMPLS = {
+  gogroup: async (n) => {
+    const wg = new WaitGroup()
+    for (let i = 0; i < n; i++) wg.go(() => sleep(BLOCK_MS))
+    await wg.wait()
+  },
+  'Promise.all': async (n) => {
+    const ps = new Array(n)
+    for (let i = 0; i < n; i++) ps[i] = sleep(BLOCK_MS)
+    await Promise.all(ps)
+  },
+}
+
+async function blockingCase(c) {
+  const [workload, impl, nText] = c.split(':')
+  const n = Number(nText)
+  const run = workload === 'blocking_sleep_50ms' ? SLEEP_IMPLS[impl] : undefined
+  if (!run) throw new Error(`unknown blocking case ${c}`)
+  const out = { impl, kind: 'blocking', workload, n, threads_before: procThreads() }
+  let peak = out.threads_before
+  const timer = setInterval(() => { peak = Math.max(peak, procThreads()) }, 1)
+  const t0 = now()
+  await run(n)
+  out.seconds = Number(now() - t0) / 1e9
+  clearInterval(timer)
+  out.threads_after = procThreads()
+  out.peak_threads = Math.max(peak, out.threads_after)
+  const cpu0 = cpuMs()
+  const w0 = now()
+  await sleep(IDLE_WINDOW_MS)
+  out.idle_cpu_ms = cpuMs() - cpu0
+  out.idle_window_ms = Number(now() - w0) / 1e6
+  emit(out)
+}
+
+if (argValue('blocking-case', '')) {
+  await blockingCase(argValue('blocking-case', ''))
+  process.exit(0)
+}
+if (process.argv.includes('--blocking')) {
+  const script = fileURLToPath(import.meta.url)
+  if (selected('blocking_sleep_50ms')) {
+    for (const n of quick ? [100, 1_000] : [100, 1_000, 10_000]) {
+      for (const impl of Object.keys(SLEEP_IMPLS)) {
+        const args = ['--expose-gc', script, '--blocking-case', `blocking_sleep_50ms:${impl}:${n}`]
+        const r = spawnSync(process.execPath, args, { stdio: 'inherit' })
+        if (r.status !== 0) throw new Error(`blocking case ${impl} ${n} failed: ${r.status}`)
+      }
+    }
+  }
+  process.exit(0)
+}
 
 for (let r = 0; r < rounds; r++) {
   const round = roundStart + r

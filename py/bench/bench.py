@@ -23,6 +23,8 @@ import argparse
 import asyncio
 import gc
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -32,6 +34,7 @@ from concurrent.futures import wait as futures_wait
 from typing import Any
 
 import gogroup
+from gogroup import _gogroup
 
 TASKS_PER_BATCH = 10_000
 CHILDREN = 100
@@ -535,6 +538,294 @@ def percentiles(samples: list[int]) -> tuple[int, int]:
     return at(0.50), at(0.99)
 
 
+# --------------------------------------------------------------------------- blocking tasks
+#
+# The shapes of bench/src/blocking.rs. Each case runs in a fresh interpreter (--blocking-case
+# WORKLOAD:IMPL:N) so that its thread counts are its own. The sampler is a Python thread: under
+# contention it samples every ~1 ms up to the GIL's switch interval (5 ms), still far shorter than
+# the 50 ms every task lasts.
+
+BLOCK_SLEEP = 0.050
+IDLE_WINDOW = 0.200
+CPU_TASKS = 64
+CPU_TASK = 0.020
+SLEEP_IMPLS = ["gogroup", "threading.Thread", "ThreadPoolExecutor(max_workers=N)"]
+CPU_IMPLS = ["gogroup", "ThreadPoolExecutor"]
+BLOCKING_WORKLOADS = ["blocking_sleep_50ms", "blocking_cpu_64", "blocking_waited_latency"]
+
+
+def proc_threads() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pool_live() -> int:
+    return int(_gogroup._pool_stats()["live"])
+
+
+class Sampler:
+    """Peak process threads (and gogroup pool threads), sampled every ~1 ms."""
+
+    def __init__(self) -> None:
+        self.peak = proc_threads()
+        self.pool_peak = pool_live()
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._th.start()
+        time.sleep(0.002)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, proc_threads())
+            self.pool_peak = max(self.pool_peak, pool_live())
+            time.sleep(0.001)
+
+    def finish(self) -> tuple[int, int]:
+        self._stop.set()
+        self._th.join()
+        return self.peak, self.pool_peak
+
+
+def observe(out: dict[str, object], uses_pool: bool, run: Callable[[], None]) -> None:
+    out["threads_before"] = proc_threads()
+    s = Sampler()
+    t = time.perf_counter()
+    run()
+    out["seconds"] = time.perf_counter() - t
+    peak, pool_peak = s.finish()
+    done = time.perf_counter()
+    out["threads_after"] = after = proc_threads()
+    pool_after = pool_live()
+    # Threads still being started when the wait returns count towards the peak.
+    out["peak_threads"] = max(peak, after)
+    pool_peak = max(pool_peak, pool_after)
+    gc.collect()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(IDLE_WINDOW)
+    out["idle_cpu_ms"] = (time.process_time() - cpu0) * 1e3
+    out["idle_window_ms"] = (time.perf_counter() - wall0) * 1e3  # longer if the GIL is busy
+    if uses_pool:
+        timeout = _gogroup._idle_timeout()
+        give_up = done + timeout + 2
+        zero: float | None = None
+        while True:
+            if pool_live() == 0:
+                zero = time.perf_counter() - done
+                break
+            if time.perf_counter() >= give_up:
+                break
+            time.sleep(0.010)
+        out.update(
+            pool_peak=pool_peak,
+            pool_after=pool_after,
+            pool_zero_after_s=zero,
+            idle_timeout_s=timeout,
+            threads_after_idle=proc_threads(),
+        )
+
+
+def sleep_gogroup(n: int) -> None:
+    wg = gogroup.WaitGroup()
+    for _ in range(n):
+        wg.go(time.sleep, BLOCK_SLEEP)
+    wg.wait()
+
+
+def sleep_threads(n: int) -> None:
+    threads = [threading.Thread(target=time.sleep, args=(BLOCK_SLEEP,)) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
+def sleep_executor(n: int) -> None:
+    with ThreadPoolExecutor(max_workers=n) as ex:
+        futures_wait([ex.submit(time.sleep, BLOCK_SLEEP) for _ in range(n)])
+
+
+def spin(iters: int) -> int:
+    x = 1
+    for _ in range(iters):
+        x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+    return x
+
+
+def iters_for(seconds: float) -> int:
+    spin(10_000)
+    best = min(time_it(spin, 100_000)[0] for _ in range(3))
+    return int(100_000 * seconds / best)
+
+
+def cpu_gogroup(iters: int) -> None:
+    wg = gogroup.WaitGroup()
+    for _ in range(CPU_TASKS):
+        wg.go(spin, iters)
+    wg.wait()
+
+
+def cpu_executor(iters: int) -> None:
+    with ThreadPoolExecutor() as ex:
+        futures_wait([ex.submit(spin, iters) for _ in range(CPU_TASKS)])
+
+
+def blocking_cases(quick: bool, selected: Callable[[str], bool]) -> list[str]:
+    out = []
+    if selected("blocking_sleep_50ms"):
+        for n in (100, 1_000) if quick else (100, 1_000, 10_000):
+            out += [f"blocking_sleep_50ms:{impl}:{n}" for impl in SLEEP_IMPLS]
+    if selected("blocking_cpu_64"):
+        out += [f"blocking_cpu_64:{impl}:{CPU_TASKS}" for impl in CPU_IMPLS]
+    if selected("blocking_waited_latency"):
+        out += [f"blocking_waited_latency:{impl}:0" for impl in LAT_IMPLS]
+    return out
+
+
+# blocking_waited_latency, Python's version: the stream is a tenth of Rust's and Go's (a burst of 4
+# every 2 ms, 2,000 tasks/s, each ~20 us of arithmetic, every 50th a 20 ms sleep), since every
+# task takes the GIL; T1 submits T2 to the same pool and waits for it.
+LAT_IMPLS = ["gogroup", "ThreadPoolExecutor"]
+STREAM_PERIOD = 0.002
+STREAM_BURST = 4
+SLEEPER_EVERY = 50
+
+
+def waited_latency(impl: str, samples: int) -> dict[str, object]:
+    short_iters = iters_for(20e-6)
+    ex = ThreadPoolExecutor() if impl == "ThreadPoolExecutor" else None
+    stream_wg = gogroup.WaitGroup()
+
+    def submit(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+        """Runs fn(*args) on the pool; returns a function that waits for it."""
+        if ex is not None:
+            return ex.submit(fn, *args).result
+        wg = gogroup.WaitGroup()
+        wg.go(fn, *args)
+        return wg.wait
+
+    stop = threading.Event()
+    submitted = [0]
+
+    def stream() -> None:
+        i = 0
+        nxt = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            if now < nxt:
+                time.sleep(nxt - now)
+                continue
+            nxt = max(nxt, now - 0.010) + STREAM_PERIOD
+            for _ in range(STREAM_BURST):
+                i += 1
+                fn: Callable[[Any], object] = time.sleep if i % SLEEPER_EVERY == 0 else spin
+                arg = 0.020 if i % SLEEPER_EVERY == 0 else short_iters
+                if ex is not None:
+                    ex.submit(fn, arg)
+                else:
+                    stream_wg.go(fn, arg)
+            submitted[0] = i
+
+    th = threading.Thread(target=stream)
+    th.start()
+    time.sleep(0.2)
+    out: dict[str, object] = {"threads_before": proc_threads()}
+    s = Sampler()
+    lat: list[int] = []
+
+    def t1() -> None:
+        at = time.perf_counter_ns()
+        submit(lambda: lat.append(time.perf_counter_ns() - at))()
+
+    t = time.perf_counter()
+    sub0 = submitted[0]
+    for _ in range(samples):
+        submit(t1)()
+        time.sleep(0.001)
+    out["stream_tasks_per_s"] = (submitted[0] - sub0) / (time.perf_counter() - t)
+    stop.set()
+    th.join()
+    stream_wg.wait()
+    if ex is not None:
+        ex.shutdown()
+    peak, pool_peak = s.finish()
+    p50, p99 = percentiles(lat)
+    out.update(samples=len(lat), p50_ns=p50, p99_ns=p99, max_ns=max(lat), peak_threads=peak)
+    if impl == GOGROUP:
+        out["pool_peak"] = pool_peak
+    return out
+
+
+# A case that runs longer is killed and reported as such (today gogroup's pool needs over a minute
+# for 10,000 sleeps from Python, and make bench should not).
+BLOCKING_TIMEOUT = 20.0
+
+
+def child_threads(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_blocking(quick: bool, selected: Callable[[str], bool]) -> None:
+    for case in blocking_cases(quick, selected):
+        cmd = [sys.executable, os.path.abspath(__file__), "--blocking-case", case]
+        start = time.perf_counter()
+        with subprocess.Popen(cmd + (["--quick"] if quick else [])) as child:
+            peak = 0
+            while child.poll() is None and time.perf_counter() - start < BLOCKING_TIMEOUT:
+                peak = max(peak, child_threads(child.pid))
+                time.sleep(0.001)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+                workload, impl, n = case.split(":", 2)
+                emit(
+                    {
+                        "impl": impl,
+                        "kind": "blocking",
+                        "workload": workload,
+                        "n": int(n),
+                        "timed_out": True,
+                        "seconds": BLOCKING_TIMEOUT,
+                        "peak_threads": peak,
+                    }
+                )
+            elif child.returncode != 0:
+                sys.exit(f"blocking case {case} failed: exit {child.returncode}")
+
+
+def run_blocking_case(case: str, quick: bool) -> None:
+    workload, impl, n_text = case.split(":", 2)
+    n = int(n_text)
+    out: dict[str, object] = {"impl": impl, "kind": "blocking", "workload": workload, "n": n}
+    if workload == "blocking_sleep_50ms":
+        sleeps = {
+            "gogroup": sleep_gogroup,
+            "threading.Thread": sleep_threads,
+            "ThreadPoolExecutor(max_workers=N)": sleep_executor,
+        }
+        observe(out, impl == "gogroup", lambda: sleeps[impl](n))
+    elif workload == "blocking_cpu_64":
+        iters = iters_for(CPU_TASK)
+        cpus = {"gogroup": cpu_gogroup, "ThreadPoolExecutor": cpu_executor}
+        observe(out, impl == "gogroup", lambda: cpus[impl](iters))
+        out["task_ms"] = CPU_TASK * 1e3
+        out["ideal_seconds"] = CPU_TASKS * CPU_TASK  # the GIL: one task at a time
+    elif workload == "blocking_waited_latency" and impl in LAT_IMPLS:
+        out.update(waited_latency(impl, 50 if quick else 300))
+    else:
+        sys.exit(f"unknown blocking case {case!r}")
+    emit(out)
+
+
 # --------------------------------------------------------------------------- harness
 
 
@@ -578,6 +869,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: ~10 ms per measurement")
     ap.add_argument("--target-ms", type=float, default=150.0)
     ap.add_argument("--latency-samples", type=int, default=200)
+    ap.add_argument("--blocking", action="store_true", help="run the blocking-task workloads")
+    ap.add_argument("--blocking-case", default="", help="one blocking case, WORKLOAD:IMPL:N")
     args = ap.parse_args()
     target = 0.010 if args.quick else args.target_ms / 1000
     samples = 20 if args.quick else args.latency_samples
@@ -585,6 +878,13 @@ def main() -> None:
 
     def selected(name: str) -> bool:
         return not filters or any(f in name for f in filters)
+
+    if args.blocking_case:
+        run_blocking_case(args.blocking_case, args.quick)
+        return
+    if args.blocking:
+        run_blocking(args.quick, selected)
+        return
 
     for r in range(args.rounds):
         rnd = args.round_start + r
