@@ -5,12 +5,13 @@
 //! 1. stops watching once nothing is queued (and sleeps until [`watch`] is called again; after
 //!    the idle timeout the thread exits);
 //! 2. leaves the work to a worker that is spinning, and wakes sleeping workers first;
-//! 3. looks at each busy worker: one that started no task since the last tick is *stalled*.
-//!    Its queued tasks go to the rescue queue at once (so nothing waits behind a blocked task),
-//!    and it counts as *blocked* if its thread is off the CPU (the kernel's scheduler state is
-//!    not "running or runnable") — a task that computes is not blocked, however long it takes,
-//!    and a task that sleeps or does I/O is. Workers waiting inside gogroup count as blocked
-//!    without a look ([`super::worker::Blocking`]);
+//! 3. looks at each busy worker: one that started no task since the last tick is *stalled*,
+//!    and its queued tasks go to the rescue queue at once (so nothing waits behind a blocked
+//!    task). A stalled worker, or one that started just one task since the last tick, counts
+//!    as *blocked* if its thread is off the CPU (the kernel's scheduler state is not "running
+//!    or runnable") — a task that computes is not blocked, however long it takes, and a task
+//!    that sleeps or does I/O is. Workers waiting inside gogroup count as blocked without a
+//!    look ([`super::worker::Blocking`]);
 //! 4. grows the pool if fewer workers than CPUs are free to run (not blocked): by the number of
 //!    blocked workers (so growth doubles while every new worker blocks too) or, if larger, by
 //!    the CPUs left unused; never beyond the tasks queued nor the thread cap, and it re-counts
@@ -159,8 +160,12 @@ fn look_at_workers(p: &Pool) -> usize {
         let before = slot.seen.swap(started, Ordering::Relaxed);
         match slot.state.load(Ordering::Acquire) {
             BLOCKED => blocked += 1,
-            RUNNING if started == before => {
-                if !slot.stealer.is_empty() && p.rescue_from(&slot.stealer) > 0 {
+            // Stalled (one task the whole tick), or just started one task: a worker that took
+            // its first task of a burst and blocked in it must count now, not a tick later, or
+            // the pool would only double every other tick.
+            RUNNING if started <= before.wrapping_add(1) => {
+                if started == before && !slot.stealer.is_empty() && p.rescue_from(&slot.stealer) > 0
+                {
                     p.note_deque(slot, false);
                 }
                 // Beyond LOOK_EVERY_TICK_UP_TO workers, one look at /proc per task: a task
