@@ -29,6 +29,8 @@ use super::worker::start_worker;
 
 /// How often the monitor looks while it watches.
 const TICK: Duration = Duration::from_millis(1);
+/// While growing, the queue is counted in full before every this many starts.
+const RECOUNT_EVERY: usize = 32;
 /// Up to this many workers, each stalled one's thread state is read on every tick.
 const LOOK_EVERY_TICK_UP_TO: usize = 64;
 
@@ -138,8 +140,15 @@ fn watch_queue(p: &'static Pool) {
             continue; // the tasks wait for a core, not for a thread
         }
         let grow = blocked.max(cpus - free).min(queued);
-        for _ in 0..grow {
-            if p.queued() == 0 || !start_worker(p) {
+        for started in 0..grow {
+            // Re-check the queue before each start: two loads; a full count now and then
+            // (it takes locks, and a burst may start thousands of threads).
+            let empty = if started % RECOUNT_EVERY == RECOUNT_EVERY - 1 {
+                p.queued() == 0
+            } else {
+                !p.has_shared_work() && p.holders.0.load(Ordering::Acquire) == 0
+            };
+            if empty || !start_worker(p) {
                 break;
             }
         }
