@@ -2,19 +2,20 @@
 //! take them, and grows the pool for blocking it cannot otherwise see (Go's `sysmon`).
 //!
 //! Every tick (a millisecond) while it watches, it:
-//! 1. stops watching once nothing is queued (and sleeps until [`watch`] is called again; after
+//! 1. looks at each busy worker. One that started no task since the last tick is *stalled*:
+//!    its queued tasks go to the rescue queue at once, on every tick, so nothing waits behind
+//!    a blocked task. A stalled worker, or one that started just one task since the last tick,
+//!    counts as *blocked* if its thread is off the CPU (the kernel's scheduler state is not
+//!    "running or runnable"): a task that computes is not blocked, however long it takes, and
+//!    a task that sleeps or does I/O is. Workers waiting inside gogroup count as blocked
+//!    without a look ([`super::worker::Blocking`]). Once one is blocked, workers take one task
+//!    at a time instead of batches until the queue is empty again;
+//! 2. stops watching once nothing is queued (and sleeps until [`watch`] is called again; after
 //!    the idle timeout the thread exits);
-//! 2. leaves the work to a worker that is spinning, and wakes sleeping workers first;
-//! 3. looks at each busy worker: one that started no task since the last tick is *stalled*,
-//!    and its queued tasks go to the rescue queue at once (so nothing waits behind a blocked
-//!    task). A stalled worker, or one that started just one task since the last tick, counts
-//!    as *blocked* if its thread is off the CPU (the kernel's scheduler state is not "running
-//!    or runnable") — a task that computes is not blocked, however long it takes, and a task
-//!    that sleeps or does I/O is. Workers waiting inside gogroup count as blocked without a
-//!    look ([`super::worker::Blocking`]);
+//! 3. leaves the work to a worker that is spinning, and wakes sleeping workers first;
 //! 4. grows the pool if fewer workers than CPUs are free to run (not blocked): by the number of
 //!    blocked workers (so growth doubles while every new worker blocks too) or, if larger, by
-//!    the CPUs left unused; never beyond the tasks queued nor the thread cap, and it re-counts
+//!    the CPUs left unused; never beyond the tasks queued nor the thread cap, and it re-checks
 //!    the queue before each start, so it stops as soon as the queue is empty.
 //!
 //! Threads are started here, never on the timer thread (deadlines stay on time) and not in
@@ -117,8 +118,15 @@ fn watch_queue(p: &'static Pool) {
         if p.generation != crate::runtime::generation() {
             return;
         }
+        // First, on every tick: nothing stays queued behind a stalled worker.
+        let blocked = look_at_workers(p);
+        if blocked > 0 && !p.blocking.0.load(Ordering::Relaxed) {
+            p.blocking.0.store(true, Ordering::Relaxed);
+        }
         let queued = p.queued();
         if queued == 0 {
+            // Quiet again: workers may take batches (the fast path for short tasks).
+            p.blocking.0.store(false, Ordering::Relaxed);
             return;
         }
         if p.searching.0.load(Ordering::Acquire) > 0 {
@@ -132,7 +140,6 @@ fn watch_queue(p: &'static Pool) {
             }
             continue;
         }
-        let blocked = look_at_workers(p);
         let live = p.live.0.load(Ordering::Acquire);
         let free = live.saturating_sub(blocked);
         let cpus = super::min_threads();

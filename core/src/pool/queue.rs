@@ -7,7 +7,8 @@
 //!    pool, see [`super::worker::Blocking`]) or stalled (the [monitor](super::monitor) saw it
 //!    run one task for a whole tick). They were queued before anything now in the injector, so
 //!    they go first;
-//! 3. the *injector*, where every submission lands;
+//! 3. the *injector*, where every submission lands — a worker takes a batch at a time, or one
+//!    task at a time while tasks have been blocking lately ([`Pool::blocking`]);
 //!
 //! and finally the other workers' deques (stealing), but only while some worker may hold
 //! queued tasks ([`Pool::holders`] is nonzero): N idle workers looking for work cost O(N), not
@@ -77,6 +78,10 @@ pub(crate) struct Pool {
     pub(super) live: Padded<AtomicUsize>,
     /// Workers whose task waits inside gogroup (they count as blocked at once, no tick needed).
     pub(super) blocked: Padded<AtomicUsize>,
+    /// Tasks have blocked since the monitor last went quiet: workers take one task at a time
+    /// instead of batches. Set by a worker that blocks inside gogroup and by the monitor when
+    /// it finds a blocked worker; cleared by the monitor when the queue is empty.
+    pub(super) blocking: Padded<AtomicBool>,
     /// Most workers alive at once since the process (or fork child) started.
     pub(super) peak: AtomicUsize,
     /// Times the OS refused a thread.
@@ -100,6 +105,7 @@ impl Pool {
             searching: Padded::default(),
             live: Padded::default(),
             blocked: Padded::default(),
+            blocking: Padded::default(),
             peak: AtomicUsize::new(0),
             spawn_failures: AtomicUsize::new(0),
             ledger: Ledger::default(),
@@ -150,9 +156,15 @@ impl Pool {
         steal_one(|| self.rescue.steal())
     }
 
-    /// Takes a task (and a batch more into `local`) from the injector. Lock-free.
+    /// Takes a task from the injector — and a batch more into `local`, unless tasks have been
+    /// blocking lately ([`Pool::blocking`]): a batch behind a task that blocks waits until
+    /// the monitor rescues it. Lock-free.
     fn steal_injected(&self, local: &Worker<Job>) -> Option<Job> {
-        steal_one(|| self.injector.steal_batch_and_pop(local))
+        if self.blocking.0.load(Ordering::Relaxed) {
+            steal_one(|| self.injector.steal())
+        } else {
+            steal_one(|| self.injector.steal_batch_and_pop(local))
+        }
     }
 
     /// Takes tasks from another worker's deque, if any worker may hold some.
@@ -161,9 +173,23 @@ impl Pool {
             return None;
         }
         let registry = self.registry();
-        registry
-            .iter()
-            .find_map(|r| steal_one(|| r.stealer.steal_batch_and_pop(local)))
+        let one_at_a_time = self.blocking.0.load(Ordering::Relaxed);
+        registry.iter().find_map(|victim| {
+            if !victim.holding.load(Ordering::Relaxed) {
+                return None;
+            }
+            let job = if one_at_a_time {
+                steal_one(|| victim.stealer.steal())
+            } else {
+                steal_one(|| victim.stealer.steal_batch_and_pop(local))
+            };
+            if job.is_none() {
+                // Emptied by others: stop counting it, or N idle workers would keep scanning
+                // N deques (the owner sets the flag again when it refills).
+                self.note_deque(victim, false);
+            }
+            job
+        })
     }
 
     /// Keeps [`Pool::holders`] in step with whether `slot`'s deque holds tasks. Called by the

@@ -114,14 +114,21 @@ fn work(me: &Current) {
         }
         slot.state.store(IDLE, Ordering::Release);
         p.note_deque(slot, false);
-        p.searching.0.fetch_add(1, Ordering::AcqRel);
-        for round in 0..SPIN_ROUNDS {
+        // At most one spinning worker per CPU (as Go limits its spinning threads): when
+        // thousands of workers go idle at once, the rest go straight to sleep instead of
+        // taking the CPU from the threads that have work.
+        let spin_rounds = if p.searching.0.fetch_add(1, Ordering::AcqRel) < super::min_threads() {
+            SPIN_ROUNDS
+        } else {
+            0
+        };
+        for round in 0..spin_rounds {
             if let Some(job) = p.find_task(local) {
                 p.searching.0.fetch_sub(1, Ordering::AcqRel);
                 run_job(me, job);
                 continue 'work;
             }
-            if round < SPIN_ROUNDS - YIELD_ROUNDS {
+            if round < spin_rounds - YIELD_ROUNDS {
                 for _ in 0..PAUSES_PER_ROUND {
                     std::hint::spin_loop();
                 }
@@ -228,6 +235,9 @@ impl Blocking {
         }
         me.slot.state.store(BLOCKED, Ordering::Release);
         p.blocked.0.fetch_add(1, Ordering::AcqRel);
+        if !p.blocking.0.load(Ordering::Relaxed) {
+            p.blocking.0.store(true, Ordering::Relaxed);
+        }
         let moved = p.rescue_from(&me.slot.stealer);
         p.note_deque(&me.slot, false);
         fence(Ordering::SeqCst);
