@@ -104,3 +104,11 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> Error {
         .unwrap_or_else(|| "non-string panic payload".to_string());
     Error::new(ErrorKind::Panic, format!("task panicked: {msg}"))
 }
+
+/// The error that reports a panic, the payload dropped quietly: for the waits that report a
+/// panic instead of resuming it.
+pub(crate) fn report(payload: Payload) -> Error {
+    let e = panic_error(&*payload);
+    drop_quietly(payload);
+    e
+}

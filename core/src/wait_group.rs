@@ -33,6 +33,10 @@
 //!    than eight million threads overflow it at the same instant.
 //! 6. An unbounded wait (no deadline, no token) may run the last task this thread submitted for
 //!    this group, if no worker claimed it first ([`crate::handoff`]); a bounded one never does.
+//! 7. A `go` task's count is released by a drop guard, after its panic (if any) is kept:
+//!    no unwind — not even from a panic payload's `Drop` — can skip it, so `wait` cannot hang
+//!    on a task that ended. No payload is dropped where its `Drop` could unwind into a worker
+//!    or a waiter ([`crate::panic_slot`], invariant 4).
 
 use std::fmt;
 use std::future::Future;
@@ -44,7 +48,7 @@ use std::time::{Duration, Instant};
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
-use crate::panic_slot::{PanicSlot, panic_error};
+use crate::panic_slot::{self, PanicSlot};
 use crate::pool;
 use crate::wait_list::WaitList;
 
@@ -209,14 +213,16 @@ impl WaitGroup {
     /// ```
     pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
         // Cannot overflow in practice; if it would, run unaccounted rather than lose the task.
-        let counted = self.inner.add(1).is_ok();
-        let inner = self.inner.clone();
+        let count = TaskCount {
+            counted: self.inner.add(1).is_ok(),
+            group: self.inner.clone(),
+        };
         pool::submit_counted(self.key(), self.is_alone(), move || {
+            // Invariant 7: `count` is released when this closure ends, however it ends (and
+            // if the closure is dropped without running).
+            let count = count;
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                inner.panic.keep(p);
-            }
-            if counted {
-                let _ = inner.add(-1);
+                count.group.panic.keep(p);
             }
         });
     }
@@ -324,7 +330,7 @@ impl WaitGroup {
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
         Inner::block(&self.inner, deadline, token)?;
         match self.inner.panic.take() {
-            Some(p) => Err(panic_error(&*p)),
+            Some(p) => Err(panic_slot::report(p)),
             None => Ok(()),
         }
     }
@@ -481,6 +487,21 @@ impl Inner {
     fn resume_panic(&self) {
         if let Some(p) = self.panic.take() {
             std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// One `go` task's place in the counter: gives it back when dropped (invariant 7).
+struct TaskCount {
+    group: Arc<Inner>,
+    /// False if `add(1)` was refused (overflow): the task then runs uncounted.
+    counted: bool,
+}
+
+impl Drop for TaskCount {
+    fn drop(&mut self) {
+        if self.counted {
+            let _ = self.group.add(-1);
         }
     }
 }
