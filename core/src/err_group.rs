@@ -15,16 +15,30 @@
 //!   token is cancelled (Go blocks forever);
 //! * [`Collect::All`] keeps every error in finishing order (Go refused this four times);
 //! * a task's panic cancels the group's token at once and is resumed from `wait` after every
-//!   task finished — the counter and the limit slot are released only *after* the panic is
-//!   recorded and the token cancelled, so `wait` can never return before the panic is known
-//!   (the race Go fixed in `WaitGroup.Go` but not in errgroup);
+//!   task finished (invariant 3 says which panic) — the counter and the limit slot are
+//!   released only *after* the panic is recorded and the token cancelled, so `wait` can never
+//!   return before the panic is known (the race Go fixed in `WaitGroup.Go` but not in
+//!   errgroup);
+//! * the group's first failure, error or panic, is decided once: it is both the token's cause
+//!   and what `wait` reports, however tasks race;
 //! * [`shutdown`](ErrGroup::shutdown) cancels, waits at most a grace period, and reports how
 //!   many tasks still run (bcmills' `Stop`, golang/go#57534).
 //!
 //! # Invariants
 //! 1. A task's outcome (error, panic) is recorded, and the token cancelled if that is the rule,
 //!    *before* its limit slot and its counter are released (Go's E5: cancel before release).
-//! 2. The first recorded error never changes (sticky).
+//! 2. One decision point: `Shared::fail` decides, under the one `outcome` lock, whether a
+//!    failure is the group's first and whether its panic is kept; the token is then cancelled
+//!    (if the rule says so) with what `wait` will report. So the token's cause and `wait`'s
+//!    error or resumed panic are the same failure. The first failure never changes (sticky).
+//! 3. Which panic `wait` reports (resumes, or returns as an `ErrorKind::Panic` error from
+//!    `wait_until`): the first failure if it is a panic; once a `wait` has reported the first
+//!    failure, the first panic after that (a later round's panic is never swallowed by an old
+//!    sticky error). Any other panic is recorded as a `Panic` error (`Collect::All`) and its
+//!    payload dropped — its message already went to the panic hook.
+//! 4. An active task's limit slot and count are owned by a drop guard (`Seat`): no unwind can
+//!    skip their release. No payload or error value is dropped by core where its `Drop` could
+//!    unwind into a worker or a waiter (`panic_slot::drop_quietly`).
 
 use std::fmt;
 use std::future::Future;
@@ -36,7 +50,7 @@ use crate::cancel_token::CancelToken;
 use crate::error::{Error, Result};
 use crate::limit::Limit;
 use crate::loom::{Arc, Mutex, lock};
-use crate::panic_slot::{PanicSlot, Payload, panic_error};
+use crate::panic_slot::{Payload, drop_quietly, panic_error};
 use crate::pool;
 use crate::wait_group::{WaitGroup, WaitGroupFuture};
 
@@ -92,8 +106,52 @@ struct Shared {
     cancel_on_error: bool,
     limit: Limit,
     collect: Collect,
-    errors: Mutex<Vec<Error>>,
-    panic: PanicSlot,
+    /// Every decision about failures is made under this one lock (invariant 2).
+    outcome: Mutex<Outcome>,
+}
+
+/// What the group's tasks reported, and what `wait` has reported of it.
+#[derive(Default)]
+struct Outcome {
+    /// Recorded errors in finishing order (at most one with `Collect::First`). The first is the
+    /// group's first failure: sticky, as Go's.
+    errors: Vec<Error>,
+    /// A panic waiting for a `wait` to report it (invariant 3).
+    pending: Option<PendingPanic>,
+    /// Whether a `wait` has already reported the first failure.
+    first_reported: bool,
+}
+
+struct PendingPanic {
+    /// The `Panic` error that describes it: also the token's cause.
+    error: Error,
+    /// What `wait` resumes (`None` for a `Panic` error reported through `TaskSlot::finish`).
+    payload: Option<Payload>,
+}
+
+/// How a task failed.
+enum Failure {
+    Error(Error),
+    Panic(Payload),
+}
+
+impl Outcome {
+    /// What a `wait` would report now: the pending panic, else the first failure.
+    fn reported(&self) -> Option<Error> {
+        match &self.pending {
+            Some(p) => Some(p.error.clone()),
+            None => self.errors.first().cloned(),
+        }
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        // User payloads (a panic's, an error's) may have a panicking `Drop`; the last handle
+        // may be dropped on a pool worker.
+        drop_quietly(std::mem::take(&mut self.errors));
+        drop_quietly(self.pending.take());
+    }
 }
 
 /// Builds an [`ErrGroup`] with a token, a limit and a collection mode.
@@ -165,8 +223,7 @@ impl ErrGroupBuilder {
                 cancel_on_error,
                 limit: Limit::new(self.limit.unwrap_or(-1)),
                 collect: self.collect,
-                errors: Mutex::new(Vec::new()),
-                panic: PanicSlot::new(),
+                outcome: Mutex::new(Outcome::default()),
             }),
         }
     }
@@ -318,12 +375,10 @@ impl ErrGroup {
         if let Err(e) = s.wg.add(1) {
             // Only reachable at i32::MAX active tasks: refuse to lose it silently.
             s.limit.release();
-            s.record(e.clone());
+            s.fail(Failure::Error(e.clone()));
             return Err(e);
         }
-        Ok(TaskSlot {
-            shared: Some(s.clone()),
-        })
+        Ok(TaskSlot::new(s.clone()))
     }
 
     /// Takes a place in the group for a task that runs *outside* gogroup's pool — a future on
@@ -535,7 +590,10 @@ impl ErrGroup {
     /// The first task error.
     ///
     /// # Panics
-    /// Resumes the first panic of a task (once), after every task finished.
+    /// Resumes a task's panic (once), after every task finished, if that panic is the group's
+    /// first failure — or the first panic since a `wait` reported the first failure. A panic
+    /// that comes after an error in the same round is recorded, not resumed: `wait` returns
+    /// that error, which is also the token's cause.
     ///
     /// ```
     /// let g = gogroup::ErrGroup::new();
@@ -544,7 +602,6 @@ impl ErrGroup {
     /// ```
     pub fn wait(&self) -> Result<()> {
         let _ = self.shared.wg.wait_until(None, None);
-        self.shared.resume_panic();
         self.shared.finish()
     }
 
@@ -569,7 +626,6 @@ impl ErrGroup {
         self.shared
             .wg
             .wait_until(Instant::now().checked_add(timeout), None)?;
-        self.shared.resume_panic();
         self.shared.finish()
     }
 
@@ -591,7 +647,6 @@ impl ErrGroup {
     /// ```
     pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
         self.shared.wg.wait_until(None, Some(token))?;
-        self.shared.resume_panic();
         self.shared.finish()
     }
 
@@ -610,12 +665,9 @@ impl ErrGroup {
     /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
         self.shared.wg.wait_until(deadline, token)?;
-        let panicked = self.shared.panic.take().map(|p| panic_error(&*p));
-        let result = self.shared.finish();
-        match panicked {
-            Some(e) => Err(e),
-            None => result,
-        }
+        let (result, payload) = self.shared.verdict();
+        drop_quietly(payload); // reported as an error instead
+        result
     }
 
     /// A future resolving to what [`wait`](ErrGroup::wait) returns (no runtime needed).
@@ -651,7 +703,7 @@ impl ErrGroup {
     /// assert_eq!(g.errors().len(), 1);
     /// ```
     pub fn errors(&self) -> Vec<Error> {
-        lock(&self.shared.errors).clone()
+        lock(&self.shared.outcome).errors.clone()
     }
 
     /// Graceful shutdown: cancels the token (with `cause`, else `Canceled`), waits at most
@@ -690,7 +742,58 @@ impl ErrGroup {
 /// ```
 #[must_use = "a TaskSlot keeps the group waiting until it is finished"]
 pub struct TaskSlot {
-    shared: Option<Arc<Shared>>,
+    /// `None` once finished.
+    seat: Option<Seat>,
+}
+
+/// What an active task holds: one limit slot and one count of the group's `WaitGroup`.
+/// Dropping it gives both back (slot first, then count), however its owner ends — returning,
+/// unwinding, or dropped unrun by the pool — so no unwind can leave `wait` hanging or the
+/// limit short of a slot (invariant 4). The owner records the task's outcome before it lets
+/// the seat go (invariant 1).
+struct Seat {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        /// The count, released even if releasing the slot panicked (a bug in core).
+        struct Count<'a>(&'a WaitGroup);
+        impl Drop for Count<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.done();
+            }
+        }
+        let _count = Count(&self.shared.wg);
+        self.shared.limit.release();
+    }
+}
+
+impl Seat {
+    /// Records the task's failure, if any, then gives the seat up (invariant 1).
+    fn finish(self, failure: Option<Failure>) {
+        if let Some(f) = failure {
+            self.shared.fail(f);
+        }
+    }
+
+    /// Runs `f` in this seat, capturing a panic, and finishes. The conversion of `f`'s
+    /// error runs inside `catch_unwind` too: it is user code.
+    fn run<F, E>(self, f: F)
+    where
+        F: FnOnce(CancelToken) -> std::result::Result<(), E>,
+        E: Into<Error>,
+    {
+        let token = self.shared.token.clone();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            f(token).map_err(Into::into)
+        }));
+        self.finish(match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Failure::Error(e)),
+            Err(p) => Some(Failure::Panic(p)),
+        });
+    }
 }
 
 impl fmt::Debug for TaskSlot {
@@ -700,6 +803,13 @@ impl fmt::Debug for TaskSlot {
 }
 
 impl TaskSlot {
+    /// A slot for a task that was just counted and given a limit slot.
+    fn new(shared: Arc<Shared>) -> TaskSlot {
+        TaskSlot {
+            seat: Some(Seat { shared }),
+        }
+    }
+
     /// The group's token (the one a `go` task receives).
     ///
     /// ```
@@ -710,9 +820,10 @@ impl TaskSlot {
     /// ```
     pub fn token(&self) -> &CancelToken {
         &self
-            .shared
+            .seat
             .as_ref()
             .expect("a TaskSlot holds its group until it is finished")
+            .shared
             .token
     }
 
@@ -727,8 +838,8 @@ impl TaskSlot {
     /// assert!(g.wait().is_err());
     /// ```
     pub fn finish(mut self, result: Result<()>) {
-        if let Some(s) = self.shared.take() {
-            s.task_done(result.err());
+        if let Some(seat) = self.seat.take() {
+            seat.finish(result.err().map(Failure::Error));
         }
     }
 
@@ -748,9 +859,9 @@ impl TaskSlot {
         E: Into<Error>,
     {
         let (key, alone) = self
-            .shared
+            .seat
             .as_ref()
-            .map_or((0, false), |s| (s.wg.key(), s.wg.is_alone()));
+            .map_or((0, false), |s| (s.shared.wg.key(), s.shared.wg.is_alone()));
         pool::submit_counted(key, alone, move || self.run(f));
     }
 
@@ -760,26 +871,19 @@ impl TaskSlot {
         F: FnOnce(CancelToken) -> std::result::Result<(), E>,
         E: Into<Error>,
     {
-        let Some(s) = self.shared.take() else { return };
-        let token = s.token.clone();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
-            Ok(Ok(())) => s.task_done(None),
-            Ok(Err(e)) => s.task_done(Some(e.into())),
-            Err(p) => {
-                s.keep_panic(p);
-                s.task_done(None);
-            }
+        if let Some(seat) = self.seat.take() {
+            seat.run(f);
         }
     }
 }
 
 impl Drop for TaskSlot {
     fn drop(&mut self) {
-        if let Some(s) = self.shared.take() {
-            s.task_done(Some(Error::new(
+        if let Some(seat) = self.seat.take() {
+            seat.finish(Some(Failure::Error(Error::new(
                 crate::ErrorKind::Panic,
                 "task abandoned: its TaskSlot was dropped before it finished",
-            )));
+            ))));
         }
     }
 }
@@ -836,9 +940,7 @@ impl StartFuture {
     fn started(&mut self) -> Result<TaskSlot> {
         self.cleanup(false);
         if std::mem::take(&mut self.counted) {
-            Ok(TaskSlot {
-                shared: Some(self.group.shared.clone()),
-            })
+            Ok(TaskSlot::new(self.group.shared.clone()))
         } else {
             self.group.enter()
         }
@@ -895,63 +997,69 @@ impl Shared {
         this.token.on_cancel_inline(move |_| me.limit.wake_all())
     }
 
-    /// Accounts for a finished task (invariant 1): outcome first, then the slot, then the count.
-    fn task_done(&self, error: Option<Error>) {
-        if let Some(e) = error {
-            self.record(e);
-        }
-        self.limit.release();
-        let _ = self.wg.done();
-    }
-
-    fn record(&self, e: Error) {
-        let first = {
-            let mut errors = lock(&self.errors);
-            let first = errors.is_empty();
-            if first || self.collect == Collect::All {
-                errors.push(e.clone());
-            }
-            first
+    /// Records a task's failure: the one decision point (invariant 2). Under the outcome
+    /// lock it decides whether this is the first failure and whether its panic is kept for
+    /// `wait` (invariant 3); after it, it cancels the token, if the rule says so, with what
+    /// `wait` will report — so the token's cause and `wait`'s error are the same failure
+    /// however tasks race. Never unwinds: losing payloads and errors are dropped quietly.
+    fn fail(&self, failure: Failure) {
+        let (error, mut payload) = match failure {
+            Failure::Error(e) => (e, None),
+            Failure::Panic(p) => (panic_error(&*p), Some(p)),
         };
-        if e.kind() == crate::ErrorKind::Panic {
-            // A panic cancels the group's token at once, whatever the error rule.
-            self.token.cancel_with(e);
-        } else if first && self.cancel_on_error {
-            self.token.cancel_with(e);
+        let is_panic = error.kind() == crate::ErrorKind::Panic;
+        let cause = {
+            let mut o = lock(&self.outcome);
+            let first = o.errors.is_empty();
+            if first || self.collect == Collect::All {
+                o.errors.push(error.clone());
+            }
+            if is_panic && o.pending.is_none() && (first || o.first_reported) {
+                o.pending = Some(PendingPanic {
+                    error: error.clone(),
+                    payload: payload.take(),
+                });
+            }
+            // A panic cancels the token in any group; an error only a `with_token` group's,
+            // and only the first. Either way the cause is what `wait` will report.
+            (is_panic || (first && self.cancel_on_error))
+                .then(|| o.reported())
+                .flatten()
+        };
+        // Outside the lock: user code may run in these drops and in the token's callbacks.
+        drop_quietly(payload);
+        drop_quietly(error);
+        if let Some(cause) = cause {
+            self.token.cancel_with(cause);
         }
     }
 
-    /// Keeps a task's panic payload for `wait` to resume, and records it as an error.
-    fn keep_panic(&self, p: Payload) {
-        let e = panic_error(&*p);
-        self.panic.keep(p);
-        self.record(e);
-    }
-
-    fn resume_panic(&self) {
-        if let Some(p) = self.panic.take() {
-            self.finish_cancel();
-            std::panic::resume_unwind(p);
-        }
-    }
-
-    fn first_error(&self) -> Option<Error> {
-        lock(&self.errors).first().cloned()
-    }
-
-    fn finish_cancel(&self) {
+    /// What a `wait` reports once every task finished: the pending panic (taken: it is
+    /// reported once), else the first failure (sticky). A `with_token` group's token is
+    /// cancelled with it, or with `Canceled` if no task failed (Go's `Wait`).
+    fn verdict(&self) -> (Result<()>, Option<Payload>) {
+        let (error, payload) = {
+            let mut o = lock(&self.outcome);
+            let (error, payload) = match o.pending.take() {
+                Some(p) => (Some(p.error), p.payload),
+                None => (o.errors.first().cloned(), None),
+            };
+            o.first_reported |= error.is_some();
+            (error, payload)
+        };
         if self.cancel_on_error {
             self.token
-                .cancel_with(self.first_error().unwrap_or_else(Error::canceled));
+                .cancel_with(error.clone().unwrap_or_else(Error::canceled));
         }
+        (error.map_or(Ok(()), Err), payload)
     }
 
-    /// What `wait` does once every task finished.
+    /// What `wait` does once every task finished: resumes a pending panic, else returns the
+    /// first failure.
     fn finish(&self) -> Result<()> {
-        self.finish_cancel();
-        match self.first_error() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        match self.verdict() {
+            (_, Some(p)) => std::panic::resume_unwind(p),
+            (result, None) => result,
         }
     }
 }
@@ -979,10 +1087,7 @@ impl Future for ErrGroupFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match Pin::new(&mut self.wait).poll(cx) {
-            Poll::Ready(()) => {
-                self.group.shared.resume_panic();
-                Poll::Ready(self.group.shared.finish())
-            }
+            Poll::Ready(()) => Poll::Ready(self.group.shared.finish()),
             Poll::Pending => Poll::Pending,
         }
     }
