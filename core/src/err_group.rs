@@ -861,7 +861,7 @@ impl TaskSlot {
         let (key, alone) = self
             .seat
             .as_ref()
-            .map_or((0, false), |s| (s.shared.wg.key(), s.shared.wg.is_alone()));
+            .map_or((0, false), |s| (s.shared.wg.group_key(), s.shared.wg.is_alone()));
         pool::submit_counted(key, alone, move || self.run(f));
     }
 

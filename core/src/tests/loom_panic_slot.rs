@@ -26,7 +26,9 @@ fn loom_a_panic_kept_while_another_is_taken_is_never_stranded() {
         // `take` ran before or after the racing `keep`: it saw "first" either way.
         assert_eq!(taken.as_ref().map(name), Some("first"));
         slot.keep(payload("later"));
-        let next = slot.take().expect("a later panic must be reported, not dropped");
+        let next = slot
+            .take()
+            .expect("a later panic must be reported, not dropped");
         // The racing panic, if it landed after the take, is the first one kept since.
         assert!(matches!(name(&next), "racing" | "later"));
         assert!(slot.take().is_none());
