@@ -1,11 +1,26 @@
-//! Where a task's panic waits for the `wait` that resumes it (WaitGroup and ErrGroup alike).
+//! Where a `WaitGroup` task's panic waits for the `wait` that resumes it, and how core drops
+//! what user code handed it (panic payloads, errors) without letting that code unwind into a
+//! worker or a waiter.
+//!
+//! A payload is user data: its `Drop` is user code and may itself panic. Core therefore drops
+//! every payload it does not hand back, and every error value whose last reference it may hold,
+//! through [`drop_quietly`]: inside `catch_unwind`, so a panicking destructor can neither skip
+//! the bookkeeping after it nor unwind into a thread that did not ask for it. The payload of
+//! *that* second panic is leaked (forgotten): dropping it could panic again, without end. Its
+//! message has already gone to the panic hook.
 //!
 //! # Invariants
 //! 1. Only the first panic is kept; later ones are dropped by rule (their message still went
-//!    to the panic hook, and an ErrGroup records each as an error).
-//! 2. `is_set` is one atomic load, so a `wait` with nothing to resume takes no lock.
+//!    to the panic hook).
+//! 2. `set` changes only under the `payload` lock, so it is true exactly when a payload is
+//!    kept whenever the lock is free: `keep` stores both, `take` clears both before it unlocks
+//!    (checked by the loom model `loom_panic_slot`).
+//! 3. `is_set` is one atomic load, so a `wait` with nothing to resume takes no lock.
+//! 4. No method unwinds: a payload that loses (invariant 1) is dropped with [`drop_quietly`],
+//!    and so is one still kept when the slot itself is dropped.
 
 use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 
 use crate::error::{Error, ErrorKind};
@@ -27,13 +42,21 @@ impl PanicSlot {
         }
     }
 
-    /// Keeps `p` unless a panic is already kept (invariant 1).
+    /// Keeps `p` unless a panic is already kept (invariant 1); a losing `p` is dropped
+    /// quietly, after the lock is released (invariant 4).
     pub(crate) fn keep(&self, p: Payload) {
-        let mut slot = lock(&self.payload);
-        if slot.is_none() {
-            *slot = Some(p);
-            self.set.store(true, Ordering::Release);
-        }
+        let loser = {
+            let mut slot = lock(&self.payload);
+            if slot.is_none() {
+                *slot = Some(p);
+                // Invariant 2: under the lock.
+                self.set.store(true, Ordering::Release);
+                None
+            } else {
+                Some(p)
+            }
+        };
+        drop_quietly(loser);
     }
 
     #[inline]
@@ -46,9 +69,29 @@ impl PanicSlot {
         if !self.is_set() {
             return None;
         }
-        let p = lock(&self.payload).take();
+        let mut slot = lock(&self.payload);
+        // Invariant 2: cleared before the lock is released, so a `keep` that comes next finds
+        // both empty and its payload is seen by the next `take`.
         self.set.store(false, Ordering::Release);
-        p
+        slot.take()
+    }
+}
+
+impl Drop for PanicSlot {
+    fn drop(&mut self) {
+        // Invariant 4: a panic nobody waited for is dropped where it cannot unwind (the last
+        // handle may well be dropped on a pool worker).
+        let kept = lock(&self.payload).take();
+        drop_quietly(kept);
+    }
+}
+
+/// Drops `value` inside `catch_unwind`: user code in its `Drop` (a panic payload's, an
+/// error payload's) cannot unwind into core. If it panics, that panic's own payload is
+/// leaked rather than dropped (dropping it could panic again).
+pub(crate) fn drop_quietly<T>(value: T) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        std::mem::forget(again);
     }
 }
 
@@ -60,4 +103,12 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> Error {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_string());
     Error::new(ErrorKind::Panic, format!("task panicked: {msg}"))
+}
+
+/// The error that reports a panic, the payload dropped quietly: for the waits that report a
+/// panic instead of resuming it.
+pub(crate) fn report(payload: Payload) -> Error {
+    let e = panic_error(&*payload);
+    drop_quietly(payload);
+    e
 }

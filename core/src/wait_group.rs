@@ -33,6 +33,10 @@
 //!    than eight million threads overflow it at the same instant.
 //! 6. An unbounded wait (no deadline, no token) may run the last task this thread submitted for
 //!    this group, if no worker claimed it first ([`crate::handoff`]); a bounded one never does.
+//! 7. A `go` task's count is released by a drop guard, after its panic (if any) is kept:
+//!    no unwind — not even from a panic payload's `Drop` — can skip it, so `wait` cannot hang
+//!    on a task that ended. No payload is dropped where its `Drop` could unwind into a worker
+//!    or a waiter ([`crate::panic_slot`], invariant 4).
 
 use std::fmt;
 use std::future::Future;
@@ -44,7 +48,7 @@ use std::time::{Duration, Instant};
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
-use crate::panic_slot::{PanicSlot, panic_error};
+use crate::panic_slot::{self, PanicSlot};
 use crate::pool;
 use crate::wait_list::WaitList;
 
@@ -58,7 +62,7 @@ const MAX_COUNT: i64 = i32::MAX as i64;
 const FAST_ADD_MAX: i64 = 256;
 
 #[inline]
-fn counter(s: u64) -> u64 {
+fn count_of(s: u64) -> u64 {
     s >> COUNTER_SHIFT
 }
 
@@ -90,10 +94,12 @@ fn generation(s: u64) -> u64 {
 /// ```
 #[derive(Clone)]
 pub struct WaitGroup {
-    inner: Arc<Inner>,
+    counter: Arc<Counter>,
 }
 
-pub(crate) struct Inner {
+/// What every handle of one group shares: the counter's state word (invariant 1), the
+/// threads and futures asleep until the round ends, and the first captured panic.
+pub(crate) struct Counter {
     state: AtomicU64,
     list: WaitList,
     panic: PanicSlot,
@@ -121,7 +127,7 @@ impl WaitGroup {
     /// ```
     pub fn new() -> WaitGroup {
         WaitGroup {
-            inner: Arc::new(Inner {
+            counter: Arc::new(Counter {
                 state: AtomicU64::new(0),
                 list: WaitList::new(),
                 panic: PanicSlot::new(),
@@ -149,7 +155,7 @@ impl WaitGroup {
     /// assert_eq!(wg.count(), 2); // rejected, not applied
     /// ```
     pub fn add(&self, delta: i64) -> Result<()> {
-        self.inner.add(delta)
+        self.counter.add(delta)
     }
 
     /// Decrements the counter by one (`add(-1)`).
@@ -166,7 +172,7 @@ impl WaitGroup {
     /// assert!(wg.done().is_err());
     /// ```
     pub fn done(&self) -> Result<()> {
-        self.inner.add(-1)
+        self.counter.add(-1)
     }
 
     /// The current counter.
@@ -178,7 +184,7 @@ impl WaitGroup {
     /// assert_eq!(wg.count(), 3);
     /// ```
     pub fn count(&self) -> usize {
-        counter(self.inner.state.load(Ordering::Acquire)) as usize
+        count_of(self.counter.state.load(Ordering::Acquire)) as usize
     }
 
     /// Runs `f` on gogroup's pool, counted by this group (Go 1.25's `WaitGroup.Go`).
@@ -209,27 +215,29 @@ impl WaitGroup {
     /// ```
     pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
         // Cannot overflow in practice; if it would, run unaccounted rather than lose the task.
-        let counted = self.inner.add(1).is_ok();
-        let inner = self.inner.clone();
-        pool::submit_counted(self.key(), self.is_alone(), move || {
+        let count = TaskCount {
+            counted: self.counter.add(1).is_ok(),
+            group: self.counter.clone(),
+        };
+        pool::submit_counted(self.group_key(), self.is_alone(), move || {
+            // Invariant 7: `count` is released when this closure ends, however it ends (and
+            // if the closure is dropped without running).
+            let count = count;
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                inner.panic.keep(p);
-            }
-            if counted {
-                let _ = inner.add(-1);
+                count.group.panic.keep(p);
             }
         });
     }
 
     /// Identifies the group (for [`crate::handoff`]): the address of its shared state, stable
     /// while any handle or counted task exists.
-    pub(crate) fn key(&self) -> usize {
-        Inner::key(&self.inner)
+    pub(crate) fn group_key(&self) -> usize {
+        Counter::group_key(&self.counter)
     }
 
     /// Whether the task just counted is the only one (a heuristic: only speed depends on it).
     pub(crate) fn is_alone(&self) -> bool {
-        counter(self.inner.state.load(Ordering::Relaxed)) == 1
+        count_of(self.counter.state.load(Ordering::Relaxed)) == 1
     }
 
     /// Blocks until the counter is zero.
@@ -247,7 +255,8 @@ impl WaitGroup {
     #[inline]
     pub fn wait(&self) {
         // Fast path (inlined into the caller): zero and no pending panic.
-        if counter(self.inner.state.load(Ordering::Acquire)) == 0 && !self.inner.panic.is_set() {
+        if count_of(self.counter.state.load(Ordering::Acquire)) == 0 && !self.counter.panic.is_set()
+        {
             return;
         }
         self.wait_slow();
@@ -256,8 +265,8 @@ impl WaitGroup {
     #[cold]
     fn wait_slow(&self) {
         // Without a deadline or a token, the only way out is the end of the round.
-        let _ = Inner::block(&self.inner, None, None);
-        self.inner.resume_panic();
+        let _ = Counter::block(&self.counter, None, None);
+        self.counter.resume_panic();
     }
 
     /// Like [`WaitGroup::wait`], giving up after `timeout`. True if the counter reached zero.
@@ -273,9 +282,9 @@ impl WaitGroup {
     /// assert!(wg.wait_timeout(std::time::Duration::from_secs(1)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let done = Inner::block(&self.inner, Instant::now().checked_add(timeout), None).is_ok();
+        let done = Counter::block(&self.counter, Instant::now().checked_add(timeout), None).is_ok();
         if done {
-            self.inner.resume_panic();
+            self.counter.resume_panic();
         }
         done
     }
@@ -299,8 +308,8 @@ impl WaitGroup {
     /// assert_eq!(wg.wait_cancellable(&token).unwrap_err().to_string(), "context canceled");
     /// ```
     pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
-        Inner::block(&self.inner, None, Some(token))?;
-        self.inner.resume_panic();
+        Counter::block(&self.counter, None, Some(token))?;
+        self.counter.resume_panic();
         Ok(())
     }
 
@@ -322,9 +331,9 @@ impl WaitGroup {
     /// assert_eq!(err.kind(), gogroup::ErrorKind::Timeout);
     /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
-        Inner::block(&self.inner, deadline, token)?;
-        match self.inner.panic.take() {
-            Some(p) => Err(panic_error(&*p)),
+        Counter::block(&self.counter, deadline, token)?;
+        match self.counter.panic.take() {
+            Some(p) => Err(panic_slot::report(p)),
             None => Ok(()),
         }
     }
@@ -351,9 +360,9 @@ impl WaitGroup {
     /// ```
     pub fn wait_async(&self) -> WaitGroupFuture {
         WaitGroupFuture {
-            inner: self.inner.clone(),
+            counter: self.counter.clone(),
             generation: None,
-            key: None,
+            entry: None,
         }
     }
 }
@@ -365,14 +374,14 @@ fn overflow() -> Error {
     )
 }
 
-impl Inner {
+impl Counter {
     fn add(&self, delta: i64) -> Result<()> {
         if (1..=FAST_ADD_MAX).contains(&delta) {
             // Invariant 5: a small increment is one atomic add (no retry loop under contention).
             let prev = self
                 .state
                 .fetch_add((delta as u64) << COUNTER_SHIFT, Ordering::AcqRel);
-            if counter(prev) as i64 + delta <= MAX_COUNT {
+            if count_of(prev) as i64 + delta <= MAX_COUNT {
                 return Ok(());
             }
             // Over the limit: take it back (this may end the round, as any decrement may).
@@ -387,7 +396,7 @@ impl Inner {
     fn change(&self, delta: i64) -> Result<()> {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
-            let c = counter(s) as i64;
+            let c = count_of(s) as i64;
             // `c` fits in 32 bits, so only a huge positive `delta` can overflow here.
             let new = c.checked_add(delta).unwrap_or(i64::MAX);
             if new < 0 {
@@ -421,27 +430,27 @@ impl Inner {
     ///
     /// Takes the `Arc` so that a token's wake-up callback can own what it wakes.
     fn block(
-        this: &Arc<Inner>,
+        this: &Arc<Counter>,
         deadline: Option<Instant>,
         token: Option<&CancelToken>,
     ) -> Result<()> {
-        let inner: &Inner = this;
-        let mut s = inner.state.load(Ordering::Acquire);
-        if counter(s) == 0 {
+        let counter: &Counter = this;
+        let mut s = counter.state.load(Ordering::Acquire);
+        if count_of(s) == 0 {
             return Ok(());
         }
         // Go's `runnext`: an unbounded wait runs the task this thread just submitted for this
         // group itself if no worker has started it yet (see `crate::handoff`).
-        if deadline.is_none() && token.is_none() && pool::run_mine(Inner::key(this)) {
-            let after = inner.state.load(Ordering::Acquire);
-            if counter(after) == 0 || generation(after) != generation(s) {
+        if deadline.is_none() && token.is_none() && pool::run_mine(Counter::group_key(this)) {
+            let after = counter.state.load(Ordering::Acquire);
+            if count_of(after) == 0 || generation(after) != generation(s) {
                 return Ok(());
             }
             s = after;
         }
         let gen0 = generation(s);
         for _ in 0..SPIN_LIMIT {
-            if generation(inner.state.load(Ordering::Acquire)) != gen0 {
+            if generation(counter.state.load(Ordering::Acquire)) != gen0 {
                 return Ok(());
             }
             spin_hint();
@@ -450,17 +459,19 @@ impl Inner {
             return Err(t.cause().unwrap_or_else(Error::canceled));
         }
         // Invariant 4: announce ourselves and read the round in one atomic step.
-        let s = inner.state.fetch_or(WAITERS, Ordering::AcqRel);
-        if counter(s) == 0 || generation(s) != gen0 {
+        let s = counter.state.fetch_or(WAITERS, Ordering::AcqRel);
+        if count_of(s) == 0 || generation(s) != gen0 {
             return Ok(());
         }
         let registration = token.map(|t| {
             let me = this.clone();
             t.on_cancel_inline(move |_| me.list.notify_all())
         });
-        let ended = || generation(inner.state.load(Ordering::Acquire)) != gen0;
+        let ended = || generation(counter.state.load(Ordering::Acquire)) != gen0;
         let cancelled = || token.is_some_and(|t| t.is_cancelled());
-        inner.list.block_until(|| ended() || cancelled(), deadline);
+        counter
+            .list
+            .block_until(|| ended() || cancelled(), deadline);
         if let Some(r) = registration {
             r.stop();
         }
@@ -473,14 +484,29 @@ impl Inner {
         }
     }
 
-    fn key(this: &Arc<Inner>) -> usize {
-        let inner: &Inner = this;
-        std::ptr::from_ref(inner) as usize
+    fn group_key(this: &Arc<Counter>) -> usize {
+        let counter: &Counter = this;
+        std::ptr::from_ref(counter) as usize
     }
 
     fn resume_panic(&self) {
         if let Some(p) = self.panic.take() {
             std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// One `go` task's place in the counter: gives it back when dropped (invariant 7).
+struct TaskCount {
+    group: Arc<Counter>,
+    /// False if `add(1)` was refused (overflow): the task then runs uncounted.
+    counted: bool,
+}
+
+impl Drop for TaskCount {
+    fn drop(&mut self) {
+        if self.counted {
+            let _ = self.group.add(-1);
         }
     }
 }
@@ -493,9 +519,10 @@ impl Inner {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitGroupFuture {
-    inner: Arc<Inner>,
+    counter: Arc<Counter>,
     generation: Option<u64>,
-    key: Option<usize>,
+    /// This future's entry in the wait list, once it waits.
+    entry: Option<usize>,
 }
 
 impl fmt::Debug for WaitGroupFuture {
@@ -512,25 +539,29 @@ impl Future for WaitGroupFuture {
         let gen0 = match this.generation {
             Some(g) => g,
             None => {
-                let s = this.inner.state.load(Ordering::Acquire);
-                if counter(s) == 0 {
-                    this.inner.resume_panic();
+                let s = this.counter.state.load(Ordering::Acquire);
+                if count_of(s) == 0 {
+                    this.counter.resume_panic();
                     return Poll::Ready(());
                 }
-                let s = this.inner.state.fetch_or(WAITERS, Ordering::AcqRel);
-                if counter(s) == 0 {
-                    this.inner.resume_panic();
+                let s = this.counter.state.fetch_or(WAITERS, Ordering::AcqRel);
+                if count_of(s) == 0 {
+                    this.counter.resume_panic();
                     return Poll::Ready(());
                 }
                 this.generation = Some(generation(s));
                 generation(s)
             }
         };
-        let state = &this.inner.state;
+        let state = &this.counter.state;
         let ended = || generation(state.load(Ordering::Acquire)) != gen0;
-        if this.inner.list.register(&mut this.key, cx.waker(), ended) {
-            this.inner.list.remove(&mut this.key);
-            this.inner.resume_panic();
+        if this
+            .counter
+            .list
+            .register(&mut this.entry, cx.waker(), ended)
+        {
+            this.counter.list.remove(&mut this.entry);
+            this.counter.resume_panic();
             return Poll::Ready(());
         }
         Poll::Pending
@@ -539,6 +570,6 @@ impl Future for WaitGroupFuture {
 
 impl Drop for WaitGroupFuture {
     fn drop(&mut self) {
-        self.inner.list.remove(&mut self.key);
+        self.counter.list.remove(&mut self.entry);
     }
 }

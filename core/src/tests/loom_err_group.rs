@@ -105,3 +105,25 @@ impl std::task::Wake for Flag {
         self.0.notify();
     }
 }
+
+/// An error and a panic racing: whichever is the group's first failure is both the token's
+/// cause and what `wait` reports (one decision point), never one for each.
+#[test]
+fn loom_an_error_and_a_panic_racing_agree_on_cause_and_wait() {
+    loom::model(|| {
+        let g = ErrGroup::with_token(&CancelToken::new());
+        let a = Error::custom("a");
+        let (g2, a2) = (g.clone(), a.clone());
+        let t = thread::spawn(move || g2.go_inline(move |_| Err::<(), _>(a2)).unwrap());
+        // `resume_unwind` panics without running the panic hook (no noise per interleaving).
+        g.go_inline(|_| -> Result<(), Error> { std::panic::resume_unwind(Box::new("p")) })
+            .unwrap();
+        t.join().unwrap();
+        let reported = g.wait_until(None, None).unwrap_err();
+        assert!(Error::ptr_eq(&g.token().cause().unwrap(), &reported));
+        if !Error::ptr_eq(&reported, &a) {
+            assert_eq!(reported.kind(), crate::ErrorKind::Panic);
+        }
+        assert_eq!(g.active(), 0);
+    });
+}

@@ -5,4 +5,5 @@
 mod loom_cancel_token;
 mod loom_err_group;
 mod loom_handoff;
+mod loom_panic_slot;
 mod loom_wait_group;

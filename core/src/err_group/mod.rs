@@ -15,50 +15,54 @@
 //!   token is cancelled (Go blocks forever);
 //! * [`Collect::All`] keeps every error in finishing order (Go refused this four times);
 //! * a task's panic cancels the group's token at once and is resumed from `wait` after every
-//!   task finished — the counter and the limit slot are released only *after* the panic is
-//!   recorded and the token cancelled, so `wait` can never return before the panic is known
-//!   (the race Go fixed in `WaitGroup.Go` but not in errgroup);
+//!   task finished ([`outcome`] says which panic) — the counter and the limit slot are
+//!   released only *after* the panic is recorded and the token cancelled, so `wait` can never
+//!   return before the panic is known (the race Go fixed in `WaitGroup.Go` but not in
+//!   errgroup);
+//! * the group's first failure, error or panic, is decided once: it is both the token's cause
+//!   and what `wait` reports, however tasks race;
 //! * [`shutdown`](ErrGroup::shutdown) cancels, waits at most a grace period, and reports how
 //!   many tasks still run (bcmills' `Stop`, golang/go#57534).
 //!
 //! # Invariants
-//! 1. A task's outcome (error, panic) is recorded, and the token cancelled if that is the rule,
-//!    *before* its limit slot and its counter are released (Go's E5: cancel before release).
-//! 2. The first recorded error never changes (sticky).
+//! Each lives beside the code that keeps it:
+//! * a task's outcome is recorded, and the token cancelled, *before* its limit slot and its
+//!   count are released; both are released by a drop guard ([`task_slot`], 1–2);
+//! * the first failure is decided once, and is both the token's cause and what `wait` reports
+//!   ([`outcome`], 1–3);
+//! * `active <= limit` at every instant, and the limit changes only while no task is active
+//!   ([`crate::limit`], 1–2).
+//!
+//! # Where things are
+//! * this file: the [`ErrGroup`] handle and every method of it;
+//! * [`builder`]: [`ErrGroupBuilder`] and [`Collect`] (how a group is configured);
+//! * [`state`]: what the handles, slots and futures of one group share;
+//! * [`outcome`]: which failure is *the* failure (the one decision point);
+//! * [`task_slot`]: a task's place in the group ([`TaskSlot`]) and how a task runs in it;
+//! * [`futures`]: [`StartFuture`] and [`ErrGroupFuture`].
+//!
+//! The limit itself is [`crate::limit`]; the count is a [`crate::WaitGroup`].
+
+mod builder;
+mod futures;
+mod outcome;
+mod state;
+mod task_slot;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, Result};
-use crate::limit::Limit;
-use crate::loom::{Arc, Mutex, lock};
-use crate::panic_slot::{PanicSlot, Payload, panic_error};
-use crate::pool;
-use crate::wait_group::{WaitGroup, WaitGroupFuture};
+use crate::loom::Arc;
+use crate::panic_slot::drop_quietly;
 
-/// Which task errors an [`ErrGroup`] keeps.
-///
-/// ```
-/// use gogroup::{Collect, ErrGroup, Error};
-/// let g = ErrGroup::builder().collect(Collect::All).build();
-/// g.go(|_| Err(Error::custom("a"))).unwrap();
-/// g.go(|_| Err(Error::custom("b"))).unwrap();
-/// assert!(g.wait().is_err());
-/// assert_eq!(g.errors().len(), 2);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Collect {
-    /// Only the first error (Go's rule); later errors are dropped, deliberately.
-    #[default]
-    First,
-    /// Every error, in the order the tasks finished. [`ErrGroup::wait`] still returns the first;
-    /// [`ErrGroup::errors`] returns them all.
-    All,
-}
+pub use builder::{Collect, ErrGroupBuilder};
+pub use futures::{ErrGroupFuture, StartFuture};
+pub use task_slot::TaskSlot;
+
+use outcome::Failure;
+use state::GroupState;
 
 /// A group of tasks that fail together (Go's `errgroup.Group`).
 ///
@@ -82,94 +86,7 @@ pub enum Collect {
 /// ```
 #[derive(Clone)]
 pub struct ErrGroup {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    wg: WaitGroup,
-    token: CancelToken,
-    /// Go's `WithContext`: cancel on the first error and when `wait` returns.
-    cancel_on_error: bool,
-    limit: Limit,
-    collect: Collect,
-    errors: Mutex<Vec<Error>>,
-    panic: PanicSlot,
-}
-
-/// Builds an [`ErrGroup`] with a token, a limit and a collection mode.
-///
-/// ```
-/// use gogroup::{CancelToken, Collect, ErrGroup};
-/// let parent = CancelToken::new();
-/// let g = ErrGroup::builder().token(&parent).limit(4).collect(Collect::All).build();
-/// assert_eq!(g.limit(), Some(4));
-/// ```
-#[derive(Debug, Default)]
-pub struct ErrGroupBuilder {
-    parent: Option<CancelToken>,
-    limit: Option<i64>,
-    collect: Collect,
-}
-
-impl ErrGroupBuilder {
-    /// Derive the group's token from `parent`, and cancel it on the first error and when `wait`
-    /// returns (Go's `WithContext`).
-    ///
-    /// ```
-    /// let parent = gogroup::CancelToken::new();
-    /// let g = gogroup::ErrGroup::builder().token(&parent).build();
-    /// parent.cancel();
-    /// assert!(g.token().is_cancelled());
-    /// ```
-    pub fn token(mut self, parent: &CancelToken) -> Self {
-        self.parent = Some(parent.clone());
-        self
-    }
-
-    /// At most `n` active tasks (negative: no limit; 0: nothing may start).
-    ///
-    /// ```
-    /// assert_eq!(gogroup::ErrGroup::builder().limit(3).build().limit(), Some(3));
-    /// ```
-    pub fn limit(mut self, n: i64) -> Self {
-        self.limit = Some(n);
-        self
-    }
-
-    /// Which errors to keep.
-    ///
-    /// ```
-    /// let g = gogroup::ErrGroup::builder().collect(gogroup::Collect::All).build();
-    /// assert!(g.errors().is_empty());
-    /// ```
-    pub fn collect(mut self, collect: Collect) -> Self {
-        self.collect = collect;
-        self
-    }
-
-    /// The group.
-    ///
-    /// ```
-    /// let g = gogroup::ErrGroup::builder().build(); // same as ErrGroup::new()
-    /// g.wait().unwrap();
-    /// ```
-    pub fn build(self) -> ErrGroup {
-        let (token, cancel_on_error) = match &self.parent {
-            Some(p) => (p.child(), true),
-            None => (CancelToken::new(), false),
-        };
-        ErrGroup {
-            shared: Arc::new(Shared {
-                wg: WaitGroup::new(),
-                token,
-                cancel_on_error,
-                limit: Limit::new(self.limit.unwrap_or(-1)),
-                collect: self.collect,
-                errors: Mutex::new(Vec::new()),
-                panic: PanicSlot::new(),
-            }),
-        }
-    }
+    state: Arc<GroupState>,
 }
 
 impl Default for ErrGroup {
@@ -183,8 +100,8 @@ impl fmt::Debug for ErrGroup {
         f.debug_struct("ErrGroup")
             .field("active", &self.active())
             .field("limit", &self.limit())
-            .field("collect", &self.shared.collect)
-            .field("cancelled", &self.shared.token.is_cancelled())
+            .field("collect", &self.state.collect)
+            .field("cancelled", &self.state.token.is_cancelled())
             .finish()
     }
 }
@@ -242,7 +159,7 @@ impl ErrGroup {
     /// g.wait().unwrap();
     /// ```
     pub fn token(&self) -> &CancelToken {
-        &self.shared.token
+        &self.state.token
     }
 
     /// Starts `f(token)` on gogroup's pool, waiting first for a free slot if a limit is set.
@@ -277,9 +194,9 @@ impl ErrGroup {
 
     /// Waits for a slot (invariant 4 of the limit: gives up when the token is cancelled).
     fn acquire(&self) -> Result<()> {
-        let s = &self.shared;
+        let s = &self.state;
         s.limit
-            .acquire(&s.token, || Shared::wake_limit_on_cancel(s))
+            .acquire(&s.token, || GroupState::wake_limit_on_cancel(s))
     }
 
     /// Starts `f` only if a slot is free right now; false (and `f` dropped unrun) otherwise.
@@ -294,7 +211,7 @@ impl ErrGroup {
         F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
         E: Into<Error>,
     {
-        if !self.shared.limit.try_acquire() {
+        if !self.state.limit.try_acquire() {
             return false;
         }
         self.spawn(f);
@@ -314,16 +231,14 @@ impl ErrGroup {
 
     /// Counts a task whose limit slot was just acquired.
     fn enter(&self) -> Result<TaskSlot> {
-        let s = &self.shared;
+        let s = &self.state;
         if let Err(e) = s.wg.add(1) {
             // Only reachable at i32::MAX active tasks: refuse to lose it silently.
             s.limit.release();
-            s.record(e.clone());
+            s.fail(Failure::Error(e.clone()));
             return Err(e);
         }
-        Ok(TaskSlot {
-            shared: Some(s.clone()),
-        })
+        Ok(TaskSlot::new(s.clone()))
     }
 
     /// Takes a place in the group for a task that runs *outside* gogroup's pool — a future on
@@ -374,9 +289,9 @@ impl ErrGroup {
         deadline: Option<Instant>,
         token: Option<&CancelToken>,
     ) -> Result<TaskSlot> {
-        let s = &self.shared;
+        let s = &self.state;
         s.limit.acquire_until(&s.token, token, deadline, || {
-            let mut registrations = vec![Shared::wake_limit_on_cancel(s)];
+            let mut registrations = vec![GroupState::wake_limit_on_cancel(s)];
             if let Some(t) = token {
                 let me = s.clone();
                 registrations.push(t.on_cancel_inline(move |_| me.limit.wake_all()));
@@ -397,7 +312,7 @@ impl ErrGroup {
     /// assert!(g.try_start().is_some());
     /// ```
     pub fn try_start(&self) -> Option<TaskSlot> {
-        if !self.shared.limit.try_acquire() {
+        if !self.state.limit.try_acquire() {
             return None;
         }
         self.enter().ok()
@@ -422,12 +337,7 @@ impl ErrGroup {
     /// g.wait().unwrap();
     /// ```
     pub fn start_async(&self) -> StartFuture {
-        StartFuture {
-            group: self.clone(),
-            key: None,
-            registration: None,
-            counted: false,
-        }
+        StartFuture::new(self.clone(), false)
     }
 
     /// Like [`start_async`](ErrGroup::start_async), but the task counts for
@@ -461,13 +371,8 @@ impl ErrGroup {
     /// g.wait().unwrap();
     /// ```
     pub fn start_queued(&self) -> StartFuture {
-        let counted = self.shared.wg.add(1).is_ok();
-        StartFuture {
-            group: self.clone(),
-            key: None,
-            registration: None,
-            counted,
-        }
+        let counted = self.state.wg.add(1).is_ok();
+        StartFuture::new(self.clone(), counted)
     }
 
     /// `go`, but running `f` on the calling thread: lets the loom models drive tasks on loom's
@@ -499,7 +404,7 @@ impl ErrGroup {
     /// assert_eq!(g.limit(), None);
     /// ```
     pub fn set_limit(&self, n: i64) -> Result<()> {
-        self.shared.limit.set(n)
+        self.state.limit.set(n)
     }
 
     /// The current limit (`None`: no limit).
@@ -509,7 +414,7 @@ impl ErrGroup {
     /// assert_eq!(g.limit(), None);
     /// ```
     pub fn limit(&self) -> Option<u64> {
-        self.shared.limit.get()
+        self.state.limit.get()
     }
 
     /// Tasks holding a slot: started and not yet finished (the number the limit bounds and
@@ -523,7 +428,7 @@ impl ErrGroup {
     /// assert_eq!(g.active(), 0);
     /// ```
     pub fn active(&self) -> usize {
-        self.shared.limit.active()
+        self.state.limit.active()
     }
 
     /// Waits for every task, then returns the first error (sticky across reuse).
@@ -535,7 +440,10 @@ impl ErrGroup {
     /// The first task error.
     ///
     /// # Panics
-    /// Resumes the first panic of a task (once), after every task finished.
+    /// Resumes a task's panic (once), after every task finished, if that panic is the group's
+    /// first failure — or the first panic since a `wait` reported the first failure. A panic
+    /// that comes after an error in the same round is recorded, not resumed: `wait` returns
+    /// that error, which is also the token's cause.
     ///
     /// ```
     /// let g = gogroup::ErrGroup::new();
@@ -543,9 +451,8 @@ impl ErrGroup {
     /// assert!(g.wait().is_ok());
     /// ```
     pub fn wait(&self) -> Result<()> {
-        let _ = self.shared.wg.wait_until(None, None);
-        self.shared.resume_panic();
-        self.shared.finish()
+        let _ = self.state.wg.wait_until(None, None);
+        self.state.finish()
     }
 
     /// Like [`wait`](ErrGroup::wait), giving up after `timeout`.
@@ -566,11 +473,10 @@ impl ErrGroup {
     /// assert!(g.wait_timeout(Duration::from_secs(10)).is_ok());
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        self.shared
+        self.state
             .wg
             .wait_until(Instant::now().checked_add(timeout), None)?;
-        self.shared.resume_panic();
-        self.shared.finish()
+        self.state.finish()
     }
 
     /// Like [`wait`](ErrGroup::wait), but returns early with `token`'s cause if `token` is
@@ -590,9 +496,8 @@ impl ErrGroup {
     /// assert!(g.wait_cancellable(&stop).unwrap_err().is_canceled());
     /// ```
     pub fn wait_cancellable(&self, token: &CancelToken) -> Result<()> {
-        self.shared.wg.wait_until(None, Some(token))?;
-        self.shared.resume_panic();
-        self.shared.finish()
+        self.state.wg.wait_until(None, Some(token))?;
+        self.state.finish()
     }
 
     /// The general wait, which never unwinds: a task panic is returned as
@@ -609,13 +514,10 @@ impl ErrGroup {
     /// assert_eq!(err.kind(), gogroup::ErrorKind::Panic);
     /// ```
     pub fn wait_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<()> {
-        self.shared.wg.wait_until(deadline, token)?;
-        let panicked = self.shared.panic.take().map(|p| panic_error(&*p));
-        let result = self.shared.finish();
-        match panicked {
-            Some(e) => Err(e),
-            None => result,
-        }
+        self.state.wg.wait_until(deadline, token)?;
+        let (result, payload) = self.state.verdict();
+        drop_quietly(payload); // reported as an error instead
+        result
     }
 
     /// A future resolving to what [`wait`](ErrGroup::wait) returns (no runtime needed).
@@ -634,10 +536,7 @@ impl ErrGroup {
     /// assert_eq!(block_on(g.wait_async()).unwrap_err().to_string(), "late");
     /// ```
     pub fn wait_async(&self) -> ErrGroupFuture {
-        ErrGroupFuture {
-            group: self.clone(),
-            wait: self.shared.wg.wait_async(),
-        }
+        ErrGroupFuture::new(self.clone())
     }
 
     /// The recorded errors in finishing order: every error with [`Collect::All`], at most the
@@ -651,7 +550,7 @@ impl ErrGroup {
     /// assert_eq!(g.errors().len(), 1);
     /// ```
     pub fn errors(&self) -> Vec<Error> {
-        lock(&self.shared.errors).clone()
+        self.state.errors()
     }
 
     /// Graceful shutdown: cancels the token (with `cause`, else `Canceled`), waits at most
@@ -664,326 +563,13 @@ impl ErrGroup {
     /// assert_eq!(g.shutdown(None, Duration::from_secs(10)), 0);
     /// ```
     pub fn shutdown(&self, cause: Option<Error>, grace: Duration) -> usize {
-        self.shared
+        self.state
             .token
             .cancel_with(cause.unwrap_or_else(Error::canceled));
         let _ = self
-            .shared
+            .state
             .wg
             .wait_until(Instant::now().checked_add(grace), None);
-        self.shared.wg.count()
-    }
-}
-
-/// A task's place in an [`ErrGroup`], for tasks that run outside gogroup's pool (see
-/// [`ErrGroup::start`]).
-///
-/// The task counts as active until [`finish`](TaskSlot::finish). A slot dropped without
-/// `finish` (for example while a panic unwinds) finishes with an
-/// [`ErrorKind::Panic`](crate::ErrorKind::Panic) error, so no outcome is ever lost.
-///
-/// ```
-/// let g = gogroup::ErrGroup::new();
-/// let slot: gogroup::TaskSlot = g.start().unwrap();
-/// std::thread::spawn(move || slot.finish(Ok(()))); // finished from another thread
-/// g.wait().unwrap();
-/// ```
-#[must_use = "a TaskSlot keeps the group waiting until it is finished"]
-pub struct TaskSlot {
-    shared: Option<Arc<Shared>>,
-}
-
-impl fmt::Debug for TaskSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskSlot").finish_non_exhaustive()
-    }
-}
-
-impl TaskSlot {
-    /// The group's token (the one a `go` task receives).
-    ///
-    /// ```
-    /// let g = gogroup::ErrGroup::new();
-    /// let slot = g.start().unwrap();
-    /// assert!(gogroup::CancelToken::ptr_eq(slot.token(), g.token()));
-    /// slot.finish(Ok(()));
-    /// ```
-    pub fn token(&self) -> &CancelToken {
-        &self
-            .shared
-            .as_ref()
-            .expect("a TaskSlot holds its group until it is finished")
-            .token
-    }
-
-    /// Reports the task's outcome: an error is recorded by the group's rules (the first error
-    /// cancels a `with_token` group's token; a [`ErrorKind::Panic`](crate::ErrorKind::Panic)
-    /// error cancels it in any group), then the slot and the count are released.
-    ///
-    /// ```
-    /// let g = gogroup::ErrGroup::with_token(&gogroup::CancelToken::new());
-    /// g.start().unwrap().finish(Err(gogroup::Error::custom("no")));
-    /// assert!(g.token().is_cancelled());
-    /// assert!(g.wait().is_err());
-    /// ```
-    pub fn finish(mut self, result: Result<()>) {
-        if let Some(s) = self.shared.take() {
-            s.task_done(result.err());
-        }
-    }
-
-    /// Runs `f(token)` on gogroup's pool in this slot, exactly as [`ErrGroup::go`] runs a task
-    /// (a panic is captured for `wait`). With [`ErrGroup::start_until`] this is `go` with a
-    /// bounded wait for the slot.
-    ///
-    /// ```
-    /// let g = gogroup::ErrGroup::new();
-    /// let slot = g.start_until(None, None).unwrap();
-    /// slot.go(|_token| Err(gogroup::Error::custom("from the pool")));
-    /// assert_eq!(g.wait().unwrap_err().to_string(), "from the pool");
-    /// ```
-    pub fn go<F, E>(self, f: F)
-    where
-        F: FnOnce(CancelToken) -> std::result::Result<(), E> + Send + 'static,
-        E: Into<Error>,
-    {
-        let (key, alone) = self
-            .shared
-            .as_ref()
-            .map_or((0, false), |s| (s.wg.key(), s.wg.is_alone()));
-        pool::submit_counted(key, alone, move || self.run(f));
-    }
-
-    /// Runs `f` in this slot, capturing a panic, and finishes.
-    fn run<F, E>(mut self, f: F)
-    where
-        F: FnOnce(CancelToken) -> std::result::Result<(), E>,
-        E: Into<Error>,
-    {
-        let Some(s) = self.shared.take() else { return };
-        let token = s.token.clone();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token))) {
-            Ok(Ok(())) => s.task_done(None),
-            Ok(Err(e)) => s.task_done(Some(e.into())),
-            Err(p) => {
-                s.keep_panic(p);
-                s.task_done(None);
-            }
-        }
-    }
-}
-
-impl Drop for TaskSlot {
-    fn drop(&mut self) {
-        if let Some(s) = self.shared.take() {
-            s.task_done(Some(Error::new(
-                crate::ErrorKind::Panic,
-                "task abandoned: its TaskSlot was dropped before it finished",
-            )));
-        }
-    }
-}
-
-/// The future returned by [`ErrGroup::start_async`].
-///
-/// ```
-/// let g = gogroup::ErrGroup::new();
-/// let _pending: gogroup::StartFuture = g.start_async(); // dropping it unpolled takes nothing
-/// assert_eq!(g.active(), 0);
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct StartFuture {
-    group: ErrGroup,
-    key: Option<usize>,
-    registration: Option<crate::cancel_token::Registration>,
-    /// Made by `start_queued`: the task is in the group's count until a slot is handed over
-    /// (the slot then owns that count) or the future gives up.
-    counted: bool,
-}
-
-impl fmt::Debug for StartFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StartFuture").finish_non_exhaustive()
-    }
-}
-
-impl StartFuture {
-    /// Unregisters; `gave_up`: without taking a slot, so a wake-up meant for this future is
-    /// passed on (a release wakes one future only).
-    fn cleanup(&mut self, gave_up: bool) {
-        let limit = &self.group.shared.limit;
-        if gave_up {
-            limit.forget(&mut self.key);
-        } else {
-            limit.unregister(&mut self.key);
-        }
-        if let Some(r) = self.registration.take() {
-            r.stop();
-        }
-    }
-
-    /// Gives up: the cause of the cancellation, and out of the count if `start_queued` put
-    /// the task there.
-    fn give_up(&mut self, s: &Shared) -> Result<TaskSlot> {
-        self.cleanup(true);
-        if std::mem::take(&mut self.counted) {
-            let _ = s.wg.done();
-        }
-        Err(s.token.cause().unwrap_or_else(Error::canceled))
-    }
-
-    /// A slot was acquired: the task enters the count (or keeps the one it had).
-    fn started(&mut self) -> Result<TaskSlot> {
-        self.cleanup(false);
-        if std::mem::take(&mut self.counted) {
-            Ok(TaskSlot {
-                shared: Some(self.group.shared.clone()),
-            })
-        } else {
-            self.group.enter()
-        }
-    }
-}
-
-impl Future for StartFuture {
-    type Output = Result<TaskSlot>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<TaskSlot>> {
-        let this = &mut *self;
-        let s = this.group.shared.clone();
-        loop {
-            // As the blocking `go`: a free slot wins at the first attempt; once waiting, the
-            // token's cancellation wins over a slot that frees at the same moment.
-            let waiting = this.registration.is_some();
-            if waiting && s.token.is_cancelled() {
-                return Poll::Ready(this.give_up(&s));
-            }
-            if s.limit.try_acquire() {
-                return Poll::Ready(this.started());
-            }
-            if s.token.is_cancelled() {
-                return Poll::Ready(this.give_up(&s));
-            }
-            if this.registration.is_none() {
-                this.registration = Some(Shared::wake_limit_on_cancel(&s));
-            }
-            if !s
-                .limit
-                .register(&mut this.key, cx.waker(), || s.token.is_cancelled())
-            {
-                return Poll::Pending;
-            }
-        }
-    }
-}
-
-impl Drop for StartFuture {
-    fn drop(&mut self) {
-        self.cleanup(true);
-        if std::mem::take(&mut self.counted) {
-            let _ = self.group.shared.wg.done();
-        }
-    }
-}
-
-impl Shared {
-    /// Registers, on the group's token, a wake-up of every limit waiter (the limit's invariant
-    /// 4: a task waiting for a slot gives up when the group is cancelled). Stopped by the waiter.
-    /// (An associated function: loom's `Arc` cannot be a method receiver.)
-    fn wake_limit_on_cancel(this: &Arc<Self>) -> crate::cancel_token::Registration {
-        let me = this.clone();
-        this.token.on_cancel_inline(move |_| me.limit.wake_all())
-    }
-
-    /// Accounts for a finished task (invariant 1): outcome first, then the slot, then the count.
-    fn task_done(&self, error: Option<Error>) {
-        if let Some(e) = error {
-            self.record(e);
-        }
-        self.limit.release();
-        let _ = self.wg.done();
-    }
-
-    fn record(&self, e: Error) {
-        let first = {
-            let mut errors = lock(&self.errors);
-            let first = errors.is_empty();
-            if first || self.collect == Collect::All {
-                errors.push(e.clone());
-            }
-            first
-        };
-        if e.kind() == crate::ErrorKind::Panic {
-            // A panic cancels the group's token at once, whatever the error rule.
-            self.token.cancel_with(e);
-        } else if first && self.cancel_on_error {
-            self.token.cancel_with(e);
-        }
-    }
-
-    /// Keeps a task's panic payload for `wait` to resume, and records it as an error.
-    fn keep_panic(&self, p: Payload) {
-        let e = panic_error(&*p);
-        self.panic.keep(p);
-        self.record(e);
-    }
-
-    fn resume_panic(&self) {
-        if let Some(p) = self.panic.take() {
-            self.finish_cancel();
-            std::panic::resume_unwind(p);
-        }
-    }
-
-    fn first_error(&self) -> Option<Error> {
-        lock(&self.errors).first().cloned()
-    }
-
-    fn finish_cancel(&self) {
-        if self.cancel_on_error {
-            self.token
-                .cancel_with(self.first_error().unwrap_or_else(Error::canceled));
-        }
-    }
-
-    /// What `wait` does once every task finished.
-    fn finish(&self) -> Result<()> {
-        self.finish_cancel();
-        match self.first_error() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The future returned by [`ErrGroup::wait_async`].
-///
-/// ```
-/// let g = gogroup::ErrGroup::new();
-/// let _fut: gogroup::ErrGroupFuture = g.wait_async();
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct ErrGroupFuture {
-    group: ErrGroup,
-    wait: WaitGroupFuture,
-}
-
-impl fmt::Debug for ErrGroupFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrGroupFuture").finish_non_exhaustive()
-    }
-}
-
-impl Future for ErrGroupFuture {
-    type Output = Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        match Pin::new(&mut self.wait).poll(cx) {
-            Poll::Ready(()) => {
-                self.group.shared.resume_panic();
-                Poll::Ready(self.group.shared.finish())
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        self.state.wg.count()
     }
 }
