@@ -121,7 +121,10 @@ fn run(t: &'static Timer) {
                 drop(st);
                 if let Some(f) = f {
                     // A panicking entry must not kill the one timer thread.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                    {
+                        crate::panic_slot::drop_quietly(payload);
+                    }
                 }
                 st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
             }

@@ -360,3 +360,31 @@ fn in_a_plain_group_a_panic_cancels_the_token_with_the_failure_wait_reports() {
         assert_eq!(g.errors().len(), 3, "Collect::All records every failure");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The raw pool
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn raw_pool_jobs_whose_payloads_panic_on_drop_leave_every_worker_alive() {
+    // `pool::spawn` drops a job's panic by rule; a payload whose `Drop` panics must not unwind
+    // out of the worker either. Afterwards, the pool still runs tasks.
+    let drops = Arc::new(AtomicUsize::new(0));
+    for _ in 0..8 {
+        let bomb = Bomb::new(&drops);
+        gogroup::pool::spawn(move || panic_any(bomb));
+    }
+    spin_until("every exploding payload was dropped", || {
+        drops.load(Ordering::SeqCst) == 8
+    });
+    let wg = WaitGroup::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..64 {
+        let ran = ran.clone();
+        wg.go(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    within("a worker died of a payload's Drop", move || wg.wait());
+    assert_eq!(ran.load(Ordering::SeqCst), 64);
+}

@@ -30,5 +30,15 @@ fn tasks_run_by_their_waiters_do_not_make_the_pool_grow() {
     }
     let s = pool::stats();
     assert!(s.live <= 64, "the pool grew to {} threads", s.live);
-    assert_eq!(s.queued, 0, "{s:?}");
+    // A handed-off task stays queued until a worker discards it, which may be just after the
+    // loops end: wait for that (the bound only turns a task left behind into a failure).
+    let end = Instant::now() + Duration::from_secs(30);
+    while pool::stats().queued != 0 {
+        assert!(
+            Instant::now() < end,
+            "tasks left queued: {:?}",
+            pool::stats()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -210,7 +210,10 @@ pub(crate) fn run_mine(group: GroupId) -> bool {
     handoff::count_ran(p, 1);
     // A raw task could unwind; ours catch their own panics. Either way, never into the waiter.
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run_if_unclaimed()))
-        .unwrap_or(true);
+        .unwrap_or_else(|payload| {
+            crate::panic_slot::drop_quietly(payload);
+            true
+        });
     if !ran {
         handoff::count_ran(p, usize::MAX); // -1, wrapping
     }

@@ -195,15 +195,20 @@ fn run_job(me: &Current, job: Job) {
         signal_work(p);
         super::monitor::watch(p);
     }
-    // Tasks wrapped by WaitGroup/ErrGroup catch their own panics; this only guards raw jobs.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match job {
-        Job::Owned(f) => f(),
-        Job::Handoff(task) => {
-            if !task.run_if_unclaimed() {
-                p.ledger.discarded();
+    // Tasks wrapped by WaitGroup/ErrGroup catch their own panics; this only guards raw jobs
+    // (dropped by rule, see `spawn`), whose payload is dropped where its `Drop` cannot unwind.
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match job {
+            Job::Owned(f) => f(),
+            Job::Handoff(task) => {
+                if !task.run_if_unclaimed() {
+                    p.ledger.discarded();
+                }
             }
-        }
-    }));
+        }))
+    {
+        crate::panic_slot::drop_quietly(payload);
+    }
 }
 
 /// Marks the current thread, if it is a pool worker, as blocked inside gogroup until dropped
