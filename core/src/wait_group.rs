@@ -32,7 +32,8 @@
 //!    of at most 256 and a 32-bit counter field, the transient cannot wrap around unless more
 //!    than eight million threads overflow it at the same instant.
 //! 6. An unbounded wait (no deadline, no token) may run the last task this thread submitted for
-//!    this group, if no worker claimed it first ([`crate::handoff`]); a bounded one never does.
+//!    this group, if no worker claimed it first (the pool's handoff); a bounded one never
+//!    does.
 //! 7. A `go` task's count is released by a drop guard, after its panic (if any) is kept:
 //!    no unwind — not even from a panic payload's `Drop` — can skip it, so `wait` cannot hang
 //!    on a task that ended. No payload is dropped where its `Drop` could unwind into a worker
@@ -49,7 +50,7 @@ use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
 use crate::panic_slot::{self, PanicSlot};
-use crate::pool;
+use crate::pool::{self, handoff::GroupId};
 use crate::wait_list::WaitList;
 
 const WAITERS: u64 = 1;
@@ -219,7 +220,7 @@ impl WaitGroup {
             counted: self.counter.add(1).is_ok(),
             group: self.counter.clone(),
         };
-        pool::submit_counted(self.group_key(), self.is_alone(), move || {
+        pool::submit_counted(self.group_id(), self.is_alone(), move || {
             // Invariant 7: `count` is released when this closure ends, however it ends (and
             // if the closure is dropped without running).
             let count = count;
@@ -229,10 +230,10 @@ impl WaitGroup {
         });
     }
 
-    /// Identifies the group (for [`crate::handoff`]): the address of its shared state, stable
-    /// while any handle or counted task exists.
-    pub(crate) fn group_key(&self) -> usize {
-        Counter::group_key(&self.counter)
+    /// Identifies the group for the pool's handoff (`pool::handoff`): the address of its
+    /// shared state, stable while any handle or counted task exists.
+    pub(crate) fn group_id(&self) -> GroupId {
+        Counter::group_id(&self.counter)
     }
 
     /// Whether the task just counted is the only one (a heuristic: only speed depends on it).
@@ -440,8 +441,8 @@ impl Counter {
             return Ok(());
         }
         // Go's `runnext`: an unbounded wait runs the task this thread just submitted for this
-        // group itself if no worker has started it yet (see `crate::handoff`).
-        if deadline.is_none() && token.is_none() && pool::run_mine(Counter::group_key(this)) {
+        // group itself if no worker has started it yet (see `pool::handoff`).
+        if deadline.is_none() && token.is_none() && pool::run_own(Counter::group_id(this)) {
             let after = counter.state.load(Ordering::Acquire);
             if count_of(after) == 0 || generation(after) != generation(s) {
                 return Ok(());
@@ -484,7 +485,7 @@ impl Counter {
         }
     }
 
-    fn group_key(this: &Arc<Counter>) -> usize {
+    fn group_id(this: &Arc<Counter>) -> GroupId {
         let counter: &Counter = this;
         std::ptr::from_ref(counter) as usize
     }

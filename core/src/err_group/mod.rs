@@ -9,7 +9,7 @@
 //!
 //! Beyond Go, each on purpose:
 //! * every task receives the group's [`CancelToken`] directly (golang/go#34510);
-//! * changing the limit while tasks are active is an error, [`ErrorKind::LimitInUse`] with Go's
+//! * changing the limit while tasks are active is an error, [`ErrorKind::LimitInUse`](crate::ErrorKind::LimitInUse) with Go's
 //!   text, never a panic and never Go's silent corruption when going from no limit to a limit;
 //! * `go` blocked on a full limit returns promptly with the token's cause once the group's
 //!   token is cancelled (Go blocks forever);

@@ -159,7 +159,7 @@ impl TaskSlot {
         E: Into<Error>,
     {
         let (key, alone) = self.seat.as_ref().map_or((0, false), |s| {
-            (s.state.wg.group_key(), s.state.wg.is_alone())
+            (s.state.wg.group_id(), s.state.wg.is_alone())
         });
         pool::submit_counted(key, alone, move || self.run(f));
     }

@@ -8,8 +8,8 @@
 //! # Where a task goes
 //! A task goes into one lock-free *injector* queue; a worker takes a batch into its own deque
 //! and runs it without touching shared state; an idle worker steals from the queues and then
-//! from other workers' deques ([`queue`](self) has the order). The thread that submits a
-//! group's only task may run it itself when it waits for it (the [handoff](self::handoff),
+//! from other workers' deques (`pool/queue.rs` gives the order). The thread that submits a
+//! group's only task may run it itself when it waits for it (the handoff in `pool/handoff.rs`,
 //! Go's `runnext`).
 //!
 //! # Growth policy
@@ -21,7 +21,7 @@
 //!    blocked before it sleeps; its queued tasks go to other workers, and a worker is woken or
 //!    started right then if tasks wait (rule 1 counts only free workers). No timer is needed.
 //! 3. **Blocking gogroup cannot see (sleep, I/O): the monitor.** While tasks are queued and no
-//!    worker is free to take them, the [monitor](self::monitor) looks every millisecond for
+//!    worker is free to take them, the monitor (`pool/monitor.rs`) looks every millisecond for
 //!    workers that started no task since its last look; their queued tasks are rescued at
 //!    once, and those whose thread the kernel reports off the CPU count as blocked. If fewer
 //!    workers than CPUs are free, it starts as many workers as are blocked (growth doubles
@@ -185,7 +185,7 @@ pub(crate) fn submit(job: Box<dyn FnOnce() + Send>) {
 /// Submits a task counted by the group `group`.
 ///
 /// When it is the group's only task (`alone`), this thread's next unbounded wait for the group
-/// may run it itself if no worker has started it yet (see [`handoff`]): `go` then `wait` on
+/// may run it itself if no worker has started it yet (see `handoff`): `go` then `wait` on
 /// one task costs no trip to another thread. A task among many is submitted plainly: sharing
 /// it would cost every task two atomic operations to save one handoff per round.
 pub(crate) fn submit_counted<F: FnOnce() + Send + 'static>(group: GroupId, alone: bool, f: F) {
@@ -199,8 +199,8 @@ pub(crate) fn submit_counted<F: FnOnce() + Send + 'static>(group: GroupId, alone
 }
 
 /// Runs the last task this thread submitted for `group` here, if no worker started it yet
-/// (see [`handoff`]). True if it ran.
-pub(crate) fn run_mine(group: GroupId) -> bool {
+/// (see `handoff`). True if it ran.
+pub(crate) fn run_own(group: GroupId) -> bool {
     let Some(task) = handoff::take_own(group) else {
         return false;
     };
