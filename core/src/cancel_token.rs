@@ -355,11 +355,8 @@ impl CancelToken {
     }
 
     fn register(&self, f: tree::CallbackFn, inline: bool) -> Registration {
-        let (callback, key) = tree::register(&self.node, f, inline);
         Registration {
-            node: self.node.clone(),
-            callback,
-            key,
+            callback: tree::register(&self.node, f, inline),
         }
     }
 
@@ -563,9 +560,9 @@ impl fmt::Debug for CancelToken {
 /// assert_eq!(t.dependents(), 0);
 /// ```
 pub struct Registration {
-    node: Arc<Node>,
+    /// The callback knows which token holds it now: it moves to an ancestor when the token it
+    /// was registered on is spliced out of the tree (see [`CancelToken::child`]).
     callback: Arc<tree::Callback>,
-    key: u32,
 }
 
 impl Registration {
@@ -580,7 +577,7 @@ impl Registration {
     /// t.cancel();
     /// ```
     pub fn stop(&self) -> bool {
-        tree::unregister(&self.node, &self.callback, self.key)
+        tree::unregister(&self.callback)
     }
 }
 
