@@ -6,22 +6,51 @@
 //!    deadline) and its `cause` are set together, exactly once, under the node's lock. Nothing
 //!    ever un-cancels a node. A plain `cancel()` stores no `Error` at all (the cause is then
 //!    the err, built on read), so cancelling costs no reference-count traffic.
-//! 2. Two locks are only ever held together as *parent, then child* (`attach` of an `any` node
-//!    is the only place that nests). Cancelling holds one lock at a time, so cancel storms,
-//!    interlocked cancels and concurrent child creation cannot deadlock.
+//! 2. Lock order: *ancestor before descendant*, then a callback's `home` last. Several node
+//!    locks are held together only by `attach` of an `any` node (parent, then the new node) and
+//!    by a splice (parent, then the spliced node, then each of its children in turn, and each
+//!    moved callback's `home`). A splice only ever moves a dependent to an existing ancestor,
+//!    and a new node is always a descendant, so "ancestor" never turns into "descendant" and
+//!    the order is the same for every thread at every moment. Everything else holds one node
+//!    lock at a time (cancelling included), so cancel storms, interlocked cancels, splices and
+//!    concurrent child creation cannot deadlock. `unregister` reads a callback's `home` before
+//!    taking the node's lock, then checks it again under that lock (invariant 9).
 //! 3. Cancelling takes the node's whole dependent list under its lock. A dependent attached
-//!    before that is cancelled by it; an attach after it sees `CANCELLED` and is born cancelled.
-//!    So no child is missed and none is cancelled twice.
+//!    (or moved there by a splice) before that is cancelled by it; an attach after it sees
+//!    `CANCELLED` and is born cancelled, and a splice after it leaves the spliced node to the
+//!    canceller, which already holds it. So no child is missed and none is cancelled twice.
 //! 4. A node stays attached to its parents while it has handles or dependents (child nodes,
-//!    callbacks). When the last of these goes it detaches, drops its pending deadline (nothing
-//!    could observe it fire), and its parent may detach in turn. This is why a million children
-//!    created and dropped leave the parent's bookkeeping empty.
+//!    callbacks), unless it is spliced out (invariant 7). When the last of these goes it
+//!    detaches, drops its pending deadline (nothing could observe it fire), and its parent may
+//!    detach in turn. This is why a million children created and dropped leave the parent's
+//!    bookkeeping empty. A node whose handles are gone and that has neither a parent nor a
+//!    deadline can never be cancelled: it lets its callbacks go at once (they could never
+//!    run; `stop` still reports true), so a forgotten root does not keep them alive.
 //! 5. No user code runs under a lock: callbacks are collected and run (inline ones) or handed to
-//!    the pool (ordinary ones) after every lock is released.
+//!    the pool (ordinary ones) after every lock is released, and so are drops of callbacks and
+//!    of the last reference to a node (its cause may carry a host's payload).
 //! 6. A node's wait list is created on first use, under the node's lock, by the first thread or
 //!    future about to wait; `cancel` reads it in the critical section that cancels and notifies
 //!    it if there is one. Either the canceller sees the list, or the waiter sees the
 //!    cancellation. A token nobody waits on carries no wait list at all.
+//! 7. Splicing (as tokio-util's tree does): when a live node has lost its last handle, has
+//!    dependents, exactly one parent and no deadline timer of its own, its dependents move to
+//!    its parent and it leaves the tree. Nothing observable is lost: without a handle it can
+//!    neither be cancelled directly nor observed, its children already hold the deadline they
+//!    inherited (`Node::deadline`), and its parent cancels them exactly as it would have
+//!    cancelled it. So a `t = t.child()` loop keeps one link however deep it goes, and
+//!    cancelling or dropping its leaf costs the same at any depth. A node with its own timer
+//!    stays (its deadline cancels its subtree only), as does an `any` node (several parents);
+//!    `dependents()` counts what hangs from a node *now*, moved dependents included.
+//! 8. No walk recurses: cancelling, detaching, settling after a handle is dropped and splicing
+//!    all run from explicit worklists, and no `Drop` can cascade along a chain (a node is only
+//!    freed once it holds no links: whoever takes its links keeps a reference until it has
+//!    detached). Depth costs heap, never stack, on any thread: the timer thread included.
+//! 9. A callback's `home` names the node whose dependents hold it and its key there. It is
+//!    changed only under that node's lock: set by `register`, moved by a splice (holding both
+//!    nodes), cleared by `unregister` and when it is let go (invariant 4). A cancel takes the
+//!    callback without changing `home`; `unregister` then finds the key vacant and knows the
+//!    callback was committed to run (or stopped) by that cancel.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -393,10 +422,8 @@ fn settle(node: &Arc<Node>, work: &mut Vec<Arc<Node>>, garbage: &mut Garbage) {
         };
         drop(g); // invariant 2: the parent's lock comes first
         match splice(node, &parent, key, garbage) {
-            Spliced::Done {
-                parent_unreferenced,
-            } => {
-                if parent_unreferenced {
+            Spliced::Done { settle_parent } => {
+                if settle_parent {
                     work.push(parent);
                 }
                 return;
@@ -409,7 +436,7 @@ fn settle(node: &Arc<Node>, work: &mut Vec<Arc<Node>>, garbage: &mut Garbage) {
 
 enum Spliced {
     /// The node's dependents now hang from the parent, and the node from nothing.
-    Done { parent_unreferenced: bool },
+    Done { settle_parent: bool },
     /// The parent is being cancelled: its canceller will cancel the node and its dependents.
     Left,
     /// The node changed between the two looks: settle it again.
@@ -433,6 +460,7 @@ fn splice(node: &Arc<Node>, parent: &Arc<Node>, key: u32, garbage: &mut Garbage)
     let dependents = std::mem::take(&mut g.dependents);
     let old_parent = std::mem::take(&mut g.parents);
     let me = p.dependents.remove(key);
+    let mut moved_callbacks = false;
     debug_assert!(matches!(&me, Some(Dependent::Child(c)) if Arc::ptr_eq(c, node)));
     for (old_key, d) in dependents.into_entries() {
         match d {
@@ -457,19 +485,22 @@ fn splice(node: &Arc<Node>, parent: &Arc<Node>, key: u32, garbage: &mut Garbage)
                 *lock(&cb.home) = Some((parent.clone(), new_key));
                 let inserted = p.dependents.insert(Dependent::Callback(cb));
                 debug_assert_eq!(inserted, new_key);
+                moved_callbacks = true;
             }
         }
     }
-    let parent_unreferenced = parent.unreferenced();
+    // An unreferenced parent that is still here has a deadline or several parents (it stays:
+    // nothing to do), or none (invariant 4: moved callbacks must be let go), or has just been
+    // left without dependents. Only the last two need it settled again; checking for them
+    // keeps a stream of splices into a big parent from rescanning it every time.
+    let settle_parent = parent.unreferenced() && (moved_callbacks || p.dependents.is_empty());
     drop(g);
     drop(p);
     if let Some(Dependent::Child(me)) = me {
         garbage.push(me);
     }
     old_parent.for_each(|q, _| garbage.push(q));
-    Spliced::Done {
-        parent_unreferenced,
-    }
+    Spliced::Done { settle_parent }
 }
 
 /// Arms `node`'s deadline on the timer thread (it fires `cancel` with `DeadlineExceeded`).
