@@ -781,10 +781,10 @@ impl Slab<Dependent> {
     fn remove_callbacks(&mut self) -> Vec<Arc<Callback>> {
         let mut removed = Vec::new();
         for key in 0..self.entries.len() as u32 {
-            if matches!(self.get(key), Some(Dependent::Callback(_))) {
-                if let Some(Dependent::Callback(cb)) = self.remove(key) {
-                    removed.push(cb);
-                }
+            if matches!(self.get(key), Some(Dependent::Callback(_)))
+                && let Some(Dependent::Callback(cb)) = self.remove(key)
+            {
+                removed.push(cb);
             }
         }
         removed
