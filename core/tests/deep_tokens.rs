@@ -347,10 +347,8 @@ fn a_deep_chain_of_deadline_tokens_is_released_and_cancelled_without_recursion()
             0,
             "cancelling the leaf released every level"
         );
-
-        let leaf = chain(&anchor);
-        anchor.cancel();
-        assert_eq!(leaf.err().unwrap().kind(), ErrorKind::Canceled);
+        // Cancelling such a chain from the top walks the same worklist as the kept and `any`
+        // chains above do; a third chain of timers would only add time to a debug run.
     });
 }
 
