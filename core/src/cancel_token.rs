@@ -16,6 +16,7 @@
 //! | merge | recipe with `AfterFunc` | none | [`CancelToken::any`] |
 //! | `is_cancelled` | atomic | takes a mutex | one atomic load |
 //! | dropped children | removed on cancel | removed | removed on drop *or* cancel |
+//! | `t = t.child()` chains | any depth | spliced to one link | spliced to one link; no recursion at any depth |
 //!
 //! Children and `any` tokens leave no trace in their parents once dropped or cancelled, so a
 //! long-lived parent does not grow (the leak `AbortSignal.any` has).
@@ -40,8 +41,11 @@ use tree::{Node, Why};
 /// A cancellation signal shared by any number of threads, tasks and runtimes.
 ///
 /// `CancelToken` is a handle: clones refer to the same token. When the last handle of a child
-/// token is dropped (and it has no children or callbacks of its own), it detaches from its
-/// parent.
+/// token is dropped, it detaches from its parent; if it still has children or callbacks and
+/// no deadline of its own, those move to its parent instead and it leaves the tree (it is
+/// *spliced out*, as in tokio-util). So a `t = t.child()` loop stays one link long however
+/// many times it runs, and trees of any depth are cancelled, dropped and released without
+/// recursion, on any thread's stack.
 ///
 /// # Examples
 /// ```
@@ -82,6 +86,20 @@ impl CancelToken {
     /// let child = parent.child();
     /// child.cancel();
     /// assert!(!parent.is_cancelled());
+    /// ```
+    ///
+    /// Chains of any depth are fine: once a token's handles are gone its children hang from
+    /// its parent, so cancelling the leaf below costs the same as cancelling a direct child.
+    ///
+    /// ```
+    /// let root = gogroup::CancelToken::new();
+    /// let mut t = root.child();
+    /// for _ in 0..100_000 {
+    ///     t = t.child(); // the previous level has no handle left: it is spliced out
+    /// }
+    /// assert_eq!(root.dependents(), 1); // the leaf, directly
+    /// root.cancel();
+    /// assert!(t.is_cancelled());
     /// ```
     pub fn child(&self) -> CancelToken {
         CancelToken::from_node(tree::attach(&[&self.node], self.node.deadline))
@@ -355,11 +373,8 @@ impl CancelToken {
     }
 
     fn register(&self, f: tree::CallbackFn, inline: bool) -> Registration {
-        let (callback, key) = tree::register(&self.node, f, inline);
         Registration {
-            node: self.node.clone(),
-            callback,
-            key,
+            callback: tree::register(&self.node, f, inline),
         }
     }
 
@@ -381,11 +396,23 @@ impl CancelToken {
     /// Child tokens and callbacks currently registered on this token (a diagnostic: it returns
     /// to zero once they are dropped, cancelled or stopped).
     ///
+    /// It counts what hangs from this token *now*: when a child's last handle is dropped while
+    /// it still has children or callbacks (and no deadline of its own), those move up to this
+    /// token and are counted here instead of the child.
+    ///
     /// ```
     /// let t = gogroup::CancelToken::new();
     /// let c = t.child();
     /// assert_eq!(t.dependents(), 1);
     /// drop(c);
+    /// assert_eq!(t.dependents(), 0);
+    ///
+    /// let c = t.child();
+    /// let (grandchild, reg) = (c.child(), c.on_cancel(|_| {}));
+    /// drop(c); // spliced out: its grandchild and callback now hang from t
+    /// assert_eq!(t.dependents(), 2);
+    /// assert!(reg.stop());
+    /// drop(grandchild);
     /// assert_eq!(t.dependents(), 0);
     /// ```
     pub fn dependents(&self) -> usize {
@@ -563,14 +590,17 @@ impl fmt::Debug for CancelToken {
 /// assert_eq!(t.dependents(), 0);
 /// ```
 pub struct Registration {
-    node: Arc<Node>,
+    /// The callback knows which token holds it now: it moves to an ancestor when the token it
+    /// was registered on is spliced out of the tree (see [`CancelToken::child`]).
     callback: Arc<tree::Callback>,
-    key: u32,
 }
 
 impl Registration {
     /// Unregisters the callback. True iff this prevented it from running; false if it already
     /// started (or ran) or was already stopped. Does not wait for a running callback.
+    ///
+    /// The callback is found wherever it is now, also after the token it was registered on
+    /// was spliced out of the tree (see [`CancelToken`]) and it moved to an ancestor.
     ///
     /// ```
     /// let t = gogroup::CancelToken::new();
@@ -578,9 +608,16 @@ impl Registration {
     /// assert!(reg.stop());
     /// assert!(!reg.stop());
     /// t.cancel();
+    ///
+    /// let root = gogroup::CancelToken::new();
+    /// let child = root.child();
+    /// let reg = child.on_cancel(|_| unreachable!());
+    /// drop(child); // the callback moves to root
+    /// assert!(reg.stop());
+    /// root.cancel();
     /// ```
     pub fn stop(&self) -> bool {
-        tree::unregister(&self.node, &self.callback, self.key)
+        tree::unregister(&self.callback)
     }
 }
 

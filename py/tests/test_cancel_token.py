@@ -213,3 +213,32 @@ def test_dropping_a_token_with_a_fileno_unregisters_its_wake_up() -> None:
     del wrapper
     gc.collect()
     assert parent.dependents() == 0
+
+
+def test_a_million_deep_chain_of_children_is_cancelled_and_dropped_on_a_small_stack() -> None:
+    # `t = t.child()` in a loop used to make cancelling or dropping the leaf recurse once per
+    # level in Rust, which overflowed the stack (a segfault in Python). The chain is spliced to
+    # one link as its handles go, and every walk is iterative: a 2 MiB thread is plenty.
+    outcome: dict[str, Any] = {}
+
+    def build_cancel_drop() -> None:
+        root = gogroup.CancelToken()
+        t = root.child()
+        for _ in range(1_000_000):
+            t = t.child()
+        outcome["dependents"] = root.dependents()
+        t.cancel()
+        outcome["leaf"] = t.is_cancelled()
+        outcome["root"] = root.is_cancelled()
+        del t
+        outcome["after"] = root.dependents()
+
+    old = threading.stack_size(2 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=build_cancel_drop)
+        worker.start()
+    finally:
+        threading.stack_size(old)
+    worker.join(HANG)
+    assert not worker.is_alive(), "building and cancelling the chain hung"
+    assert outcome == {"dependents": 1, "leaf": True, "root": False, "after": 0}

@@ -6,22 +6,51 @@
 //!    deadline) and its `cause` are set together, exactly once, under the node's lock. Nothing
 //!    ever un-cancels a node. A plain `cancel()` stores no `Error` at all (the cause is then
 //!    the err, built on read), so cancelling costs no reference-count traffic.
-//! 2. Two locks are only ever held together as *parent, then child* (`attach` of an `any` node
-//!    is the only place that nests). Cancelling holds one lock at a time, so cancel storms,
-//!    interlocked cancels and concurrent child creation cannot deadlock.
+//! 2. Lock order: *ancestor before descendant*, then a callback's `home` last. Several node
+//!    locks are held together only by `attach` of an `any` node (parent, then the new node) and
+//!    by a splice (parent, then the spliced node, then each of its children in turn, and each
+//!    moved callback's `home`). A splice only ever moves a dependent to an existing ancestor,
+//!    and a new node is always a descendant, so "ancestor" never turns into "descendant" and
+//!    the order is the same for every thread at every moment. Everything else holds one node
+//!    lock at a time (cancelling included), so cancel storms, interlocked cancels, splices and
+//!    concurrent child creation cannot deadlock. `unregister` reads a callback's `home` before
+//!    taking the node's lock, then checks it again under that lock (invariant 9).
 //! 3. Cancelling takes the node's whole dependent list under its lock. A dependent attached
-//!    before that is cancelled by it; an attach after it sees `CANCELLED` and is born cancelled.
-//!    So no child is missed and none is cancelled twice.
+//!    (or moved there by a splice) before that is cancelled by it; an attach after it sees
+//!    `CANCELLED` and is born cancelled, and a splice after it leaves the spliced node to the
+//!    canceller, which already holds it. So no child is missed and none is cancelled twice.
 //! 4. A node stays attached to its parents while it has handles or dependents (child nodes,
-//!    callbacks). When the last of these goes it detaches, drops its pending deadline (nothing
-//!    could observe it fire), and its parent may detach in turn. This is why a million children
-//!    created and dropped leave the parent's bookkeeping empty.
+//!    callbacks), unless it is spliced out (invariant 7). When the last of these goes it
+//!    detaches, drops its pending deadline (nothing could observe it fire), and its parent may
+//!    detach in turn. This is why a million children created and dropped leave the parent's
+//!    bookkeeping empty. A node whose handles are gone and that has neither a parent nor a
+//!    deadline can never be cancelled: it lets its callbacks go at once (they could never
+//!    run; `stop` still reports true), so a forgotten root does not keep them alive.
 //! 5. No user code runs under a lock: callbacks are collected and run (inline ones) or handed to
-//!    the pool (ordinary ones) after every lock is released.
+//!    the pool (ordinary ones) after every lock is released, and so are drops of callbacks and
+//!    of the last reference to a node (its cause may carry a host's payload).
 //! 6. A node's wait list is created on first use, under the node's lock, by the first thread or
 //!    future about to wait; `cancel` reads it in the critical section that cancels and notifies
 //!    it if there is one. Either the canceller sees the list, or the waiter sees the
 //!    cancellation. A token nobody waits on carries no wait list at all.
+//! 7. Splicing (as tokio-util's tree does): when a live node has lost its last handle, has
+//!    dependents, exactly one parent and no deadline timer of its own, its dependents move to
+//!    its parent and it leaves the tree. Nothing observable is lost: without a handle it can
+//!    neither be cancelled directly nor observed, its children already hold the deadline they
+//!    inherited (`Node::deadline`), and its parent cancels them exactly as it would have
+//!    cancelled it. So a `t = t.child()` loop keeps one link however deep it goes, and
+//!    cancelling or dropping its leaf costs the same at any depth. A node with its own timer
+//!    stays (its deadline cancels its subtree only), as does an `any` node (several parents);
+//!    `dependents()` counts what hangs from a node *now*, moved dependents included.
+//! 8. No walk recurses: cancelling, detaching, settling after a handle is dropped and splicing
+//!    all run from explicit worklists, and no `Drop` can cascade along a chain (a node is only
+//!    freed once it holds no links: whoever takes its links keeps a reference until it has
+//!    detached). Depth costs heap, never stack, on any thread: the timer thread included.
+//! 9. A callback's `home` names the node whose dependents hold it and its key there. It is
+//!    changed only under that node's lock: set by `register`, moved by a splice (holding both
+//!    nodes), cleared by `unregister` and when it is let go (invariant 4). A cancel takes the
+//!    callback without changing `home`; `unregister` then finds the key vacant and knows the
+//!    callback was committed to run (or stopped) by that cancel.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -62,14 +91,16 @@ impl Why {
 
 pub(crate) struct Node {
     state: AtomicU8,
-    /// `CancelToken` handles alive (invariant 4).
+    /// `CancelToken` handles alive (invariant 4). Once zero it stays zero: a handle is only
+    /// ever made from another handle.
     pub(crate) handles: AtomicU32,
-    inner: Mutex<Inner>,
+    inner: Mutex<NodeState>,
     /// Effective deadline (own or inherited), fixed at creation.
     pub(crate) deadline: Option<Instant>,
 }
 
-struct Inner {
+/// The part of a [`Node`] behind its lock.
+struct NodeState {
     /// The cause given to `cancel_with` (or a `*_cause` deadline), set once with `state`
     /// (invariant 1). `None` on a cancelled node means "the err is the cause".
     cause: Option<Error>,
@@ -77,7 +108,8 @@ struct Inner {
     list: Option<Arc<WaitList>>,
     parents: Links,
     dependents: Slab<Dependent>,
-    /// Boxed: only deadline tokens have one, and a small node allocates faster.
+    /// This node's own pending deadline. Boxed: only deadline tokens have one, and a small node
+    /// allocates faster.
     timer: Option<Box<TimerKey>>,
 }
 
@@ -94,6 +126,9 @@ pub(crate) struct Callback {
     state: AtomicU8,
     inline: bool,
     f: Mutex<Option<CallbackFn>>,
+    /// Where the callback is registered now: the node whose dependents hold it and its key
+    /// there (invariant 9). It moves up when that node is spliced out (invariant 7).
+    home: Mutex<Option<(Arc<Node>, u32)>>,
 }
 
 const CB_PENDING: u8 = 0;
@@ -117,7 +152,7 @@ impl Node {
         Node {
             state: AtomicU8::new(LIVE),
             handles: AtomicU32::new(1),
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(NodeState {
                 cause: None,
                 list: None,
                 parents,
@@ -165,8 +200,14 @@ impl Node {
             .clone()
     }
 
+    /// Child nodes and callbacks registered on this node right now, including those moved up
+    /// from spliced descendants (invariant 7).
     pub(crate) fn dependents(&self) -> usize {
         lock(&self.inner).dependents.len()
+    }
+
+    fn unreferenced(&self) -> bool {
+        self.handles.load(Ordering::Acquire) == 0
     }
 }
 
@@ -220,24 +261,33 @@ fn attach_one(parent: &Arc<Node>, deadline: Option<Instant>) -> Arc<Node> {
 
 /// Cancels `node` and, before returning, every descendant. True if this call did it.
 pub(crate) fn cancel(node: &Arc<Node>, why: Why, cause: Option<Error>) -> bool {
-    // Descendants still to cancel, each with the parent it was taken from (no need to detach
-    // a child from a parent that already took its whole dependent list). No allocation unless
-    // there are descendants.
-    let mut stack: Vec<(Arc<Node>, usize)> = Vec::new();
-    let mut callbacks: Vec<Arc<Callback>> = Vec::new();
-    if !cancel_one(node, 0, why, &cause, &mut stack, &mut callbacks) {
+    let mut out = Cancelling::default();
+    if !cancel_one(node, 0, why, &cause, &mut out) {
         return false;
     }
-    while let Some((child, from)) = stack.pop() {
-        cancel_one(&child, from, why, &cause, &mut stack, &mut callbacks);
+    while let Some((child, from)) = out.stack.pop() {
+        cancel_one(&child, from, why, &cause, &mut out);
     }
-    if !callbacks.is_empty() {
+    settle_all(out.orphans);
+    if !out.callbacks.is_empty() {
         let cause = cause.unwrap_or_else(|| why.error());
-        for cb in callbacks {
+        for cb in out.callbacks {
             fire(cb, cause.clone());
         }
     }
     true
+}
+
+/// The worklists of one [`cancel`] (invariant 8: never recursion). No allocation unless there
+/// is something to put in them.
+#[derive(Default)]
+struct Cancelling {
+    /// Descendants still to cancel, each with the address of the parent it was taken from (no
+    /// need to detach a child from a parent that already took its whole dependent list).
+    stack: Vec<(Arc<Node>, usize)>,
+    callbacks: Vec<Arc<Callback>>,
+    /// Parents that a cancelled node left unreferenced, live and without dependents.
+    orphans: Vec<Arc<Node>>,
 }
 
 /// Cancels one node (invariant 1) and queues its dependents; `from` is the address of the
@@ -247,8 +297,7 @@ fn cancel_one(
     from: usize,
     why: Why,
     cause: &Option<Error>,
-    stack: &mut Vec<(Arc<Node>, usize)>,
-    callbacks: &mut Vec<Arc<Callback>>,
+    out: &mut Cancelling,
 ) -> bool {
     let (dependents, parents, timer, list) = {
         let mut g = lock(&n.inner);
@@ -268,58 +317,190 @@ fn cancel_one(
         timer::cancel(*key);
     }
     parents.for_each(|parent, key| {
-        if Arc::as_ptr(&parent) as usize != from {
-            detach_from(&parent, key, n);
+        if Arc::as_ptr(&parent) as usize != from && detach_from(&parent, key, n) {
+            out.orphans.push(parent);
         }
     });
     if let Some(list) = list {
         list.notify_all();
     }
     let me = Arc::as_ptr(n) as usize;
-    stack.reserve(dependents.len());
-    for d in dependents.into_values() {
+    out.stack.reserve(dependents.len());
+    for (_, d) in dependents.into_entries() {
         match d {
-            Dependent::Child(c) => stack.push((c, me)),
-            Dependent::Callback(cb) => callbacks.push(cb),
+            Dependent::Child(c) => out.stack.push((c, me)),
+            Dependent::Callback(cb) => out.callbacks.push(cb),
         }
     }
     true
 }
 
-/// Removes `child` from `parent`'s dependents (if it is still there), then lets the parent
-/// detach in turn if it has become unreachable (invariant 4).
-fn detach_from(parent: &Arc<Node>, key: u32, child: &Arc<Node>) {
-    let orphaned = {
-        let mut p = lock(&parent.inner);
-        let ours =
-            matches!(p.dependents.get(key), Some(Dependent::Child(c)) if Arc::ptr_eq(c, child));
-        if ours {
-            p.dependents.remove(key);
-        }
-        ours && p.dependents.is_empty() && !parent.is_cancelled()
-    };
-    if orphaned && parent.handles.load(Ordering::Acquire) == 0 {
-        release(parent);
+/// Removes `child` from `parent`'s dependents (if it is still there). True if that left the
+/// parent unreferenced, live and without dependents: the caller must then [`settle`] it
+/// (invariant 4). Never recurses.
+fn detach_from(parent: &Arc<Node>, key: u32, child: &Arc<Node>) -> bool {
+    let mut p = lock(&parent.inner);
+    let ours = matches!(p.dependents.get(key), Some(Dependent::Child(c)) if Arc::ptr_eq(c, child));
+    if ours {
+        p.dependents.remove(key);
+    }
+    ours && p.dependents.is_empty() && !parent.is_cancelled() && parent.unreferenced()
+}
+
+/// Called when the last handle of `node` is dropped: detaches the node from its parents, or
+/// splices it out of the tree, as far as nothing can observe it any more (invariants 4, 7).
+pub(crate) fn release(node: &Arc<Node>) {
+    let mut work = Vec::new();
+    settle(node, &mut work, &mut Garbage::new());
+    settle_all(work);
+}
+
+/// Settles every node of `work` and those that settling them affects (invariant 8).
+fn settle_all(mut work: Vec<Arc<Node>>) {
+    while let Some(next) = work.pop() {
+        // Garbage of one step is dropped before the next: no lock is held in between.
+        settle(&next, &mut work, &mut Garbage::new());
     }
 }
 
-/// Called when the last handle of `node` is dropped, or its last dependent left: detaches the
-/// node from its parents and drops its pending deadline if nothing can observe it any more.
-pub(crate) fn release(node: &Arc<Node>) {
-    let (parents, timer) = {
+/// Node references that settling unlinked under a lock, dropped only once none is held: the
+/// last reference to a node may be among them, and dropping a node drops its cause, which may
+/// carry a host's payload (invariant 5).
+type Garbage = Vec<Arc<Node>>;
+
+/// Brings one unreferenced node to the shape invariants 4 and 7 ask for, pushing onto `work`
+/// every other node whose shape this changed (never recursing, invariant 8):
+///
+/// - no dependents: it detaches from its parents and drops its deadline;
+/// - dependents, one parent and no deadline of its own: it is spliced out (its dependents move
+///   to the parent);
+/// - dependents, no parent and no deadline: nothing can ever cancel it, so its callbacks can
+///   never run; they are let go (its children stay until they leave);
+/// - otherwise (a deadline, or several parents) it stays as it is.
+fn settle(node: &Arc<Node>, work: &mut Vec<Arc<Node>>, garbage: &mut Garbage) {
+    loop {
         let mut g = lock(&node.inner);
-        if node.handles.load(Ordering::Acquire) != 0
-            || !g.dependents.is_empty()
-            || node.is_cancelled()
-        {
+        if !node.unreferenced() || node.is_cancelled() {
             return;
         }
-        (std::mem::take(&mut g.parents), g.timer.take())
-    };
-    if let Some(key) = timer {
-        timer::cancel(*key);
+        if g.dependents.is_empty() {
+            let (parents, timer) = (std::mem::take(&mut g.parents), g.timer.take());
+            drop(g);
+            if let Some(key) = timer {
+                timer::cancel(*key);
+            }
+            parents.for_each(|parent, key| {
+                if detach_from(&parent, key, node) {
+                    work.push(parent);
+                }
+            });
+            return;
+        }
+        if g.timer.is_some() {
+            return; // its deadline will cancel the subtree: it must stay
+        }
+        let (parent, key) = match &g.parents {
+            Links::One(parent, key) => (parent.clone(), *key),
+            Links::Many(_) => return,
+            Links::None => {
+                let unhomed = g.dependents.remove_callbacks();
+                for cb in &unhomed {
+                    *lock(&cb.home) = None;
+                }
+                let empty = g.dependents.is_empty();
+                drop(g);
+                for cb in unhomed {
+                    // Free the function (and what it captured) now, outside every lock, even if
+                    // its `Registration` lives on: it can never run (`stop` still says true).
+                    drop(lock(&cb.f).take());
+                }
+                if empty {
+                    continue; // now without dependents: detach
+                }
+                return;
+            }
+        };
+        drop(g); // invariant 2: the parent's lock comes first
+        match splice(node, &parent, key, garbage) {
+            Spliced::Done { settle_parent } => {
+                if settle_parent {
+                    work.push(parent);
+                }
+                return;
+            }
+            Spliced::Left => return,
+            Spliced::Changed => {} // look again
+        }
     }
-    parents.for_each(|parent, key| detach_from(&parent, key, node));
+}
+
+enum Spliced {
+    /// The node's dependents now hang from the parent, and the node from nothing.
+    Done { settle_parent: bool },
+    /// The parent is being cancelled: its canceller will cancel the node and its dependents.
+    Left,
+    /// The node changed between the two looks: settle it again.
+    Changed,
+}
+
+/// Splices `node` (unreferenced, live, no deadline of its own) out from between `parent` and
+/// its dependents (invariant 7). Holds the parent's lock, then the node's, then each child's
+/// in turn (invariant 2).
+fn splice(node: &Arc<Node>, parent: &Arc<Node>, key: u32, garbage: &mut Garbage) -> Spliced {
+    let mut p = lock(&parent.inner);
+    let mut g = lock(&node.inner);
+    let same_parent = matches!(&g.parents, Links::One(q, k) if Arc::ptr_eq(q, parent) && *k == key);
+    if !same_parent || node.is_cancelled() || g.dependents.is_empty() || g.timer.is_some() {
+        return Spliced::Changed;
+    }
+    if parent.is_cancelled() {
+        // The parent's cancel took its dependents, this node among them, and will cancel it.
+        return Spliced::Left;
+    }
+    let dependents = std::mem::take(&mut g.dependents);
+    let old_parent = std::mem::take(&mut g.parents);
+    let me = p.dependents.remove(key);
+    let mut moved_callbacks = false;
+    debug_assert!(matches!(&me, Some(Dependent::Child(c)) if Arc::ptr_eq(c, node)));
+    for (old_key, d) in dependents.into_entries() {
+        match d {
+            Dependent::Child(child) => {
+                let new_key = p.dependents.vacant_key();
+                let relinked = lock(&child.inner)
+                    .parents
+                    .relink(node, old_key, parent, new_key);
+                match relinked {
+                    Some(old) => {
+                        let inserted = p.dependents.insert(Dependent::Child(child));
+                        debug_assert_eq!(inserted, new_key);
+                        garbage.push(old);
+                    }
+                    // Cancelled or released meanwhile: it already took its link to this node
+                    // and will find nothing to detach here.
+                    None => garbage.push(child),
+                }
+            }
+            Dependent::Callback(cb) => {
+                let new_key = p.dependents.vacant_key();
+                *lock(&cb.home) = Some((parent.clone(), new_key));
+                let inserted = p.dependents.insert(Dependent::Callback(cb));
+                debug_assert_eq!(inserted, new_key);
+                moved_callbacks = true;
+            }
+        }
+    }
+    // An unreferenced parent that is still here has a deadline or several parents (it stays:
+    // nothing to do), or none (invariant 4: moved callbacks must be let go), or has just been
+    // left without dependents. Only the last two need it settled again; checking for them
+    // keeps a stream of splices into a big parent from rescanning it every time.
+    let settle_parent = parent.unreferenced() && (moved_callbacks || p.dependents.is_empty());
+    drop(g);
+    drop(p);
+    if let Some(Dependent::Child(me)) = me {
+        garbage.push(me);
+    }
+    old_parent.for_each(|q, _| garbage.push(q));
+    Spliced::Done { settle_parent }
 }
 
 /// Arms `node`'s deadline on the timer thread (it fires `cancel` with `DeadlineExceeded`).
@@ -341,44 +522,60 @@ pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Option<Error>) 
 }
 
 /// Registers `f` to run when `node` is cancelled (at once if it already is).
-pub(crate) fn register(node: &Arc<Node>, f: CallbackFn, inline: bool) -> (Arc<Callback>, u32) {
+pub(crate) fn register(node: &Arc<Node>, f: CallbackFn, inline: bool) -> Arc<Callback> {
     let cb = Arc::new(Callback {
         state: AtomicU8::new(CB_PENDING),
         inline,
         f: Mutex::new(Some(f)),
+        home: Mutex::new(None),
     });
-    let (key, cause) = {
+    let cause = {
         let mut g = lock(&node.inner);
         match node.why() {
-            Some(why) => (NONE, Some(g.cause.clone().unwrap_or_else(|| why.error()))),
-            None => (g.dependents.insert(Dependent::Callback(cb.clone())), None),
+            Some(why) => Some(g.cause.clone().unwrap_or_else(|| why.error())),
+            None => {
+                let key = g.dependents.insert(Dependent::Callback(cb.clone()));
+                *lock(&cb.home) = Some((node.clone(), key));
+                None
+            }
         }
     };
     if let Some(cause) = cause {
         fire(cb.clone(), cause);
     }
-    (cb, key)
+    cb
 }
 
-/// Go's `AfterFunc` stop: true iff it prevented the callback from running.
-pub(crate) fn unregister(node: &Arc<Node>, cb: &Arc<Callback>, key: u32) -> bool {
+/// Go's `AfterFunc` stop: true iff it prevented the callback from running. Removes the
+/// callback from whichever node holds it now (invariant 9).
+pub(crate) fn unregister(cb: &Arc<Callback>) -> bool {
     let stopped = cb
         .state
         .compare_exchange(CB_PENDING, CB_STOPPED, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
-    if key != NONE {
+    loop {
+        let Some((node, key)) = lock(&cb.home).clone() else {
+            break; // never registered (born cancelled), already removed, or let go
+        };
         let orphaned = {
             let mut g = lock(&node.inner);
+            let mut home = lock(&cb.home);
+            if !matches!(&*home, Some((n, k)) if Arc::ptr_eq(n, &node) && *k == key) {
+                continue; // moved up by a splice before we got the lock: follow it
+            }
             let ours =
                 matches!(g.dependents.get(key), Some(Dependent::Callback(c)) if Arc::ptr_eq(c, cb));
-            if ours {
-                g.dependents.remove(key);
+            if !ours {
+                break; // taken by a cancel, which committed it to run (or saw it stopped)
             }
-            ours && g.dependents.is_empty() && !node.is_cancelled()
+            g.dependents.remove(key);
+            *home = None;
+            g.dependents.is_empty() && !node.is_cancelled() && node.unreferenced()
         };
-        if orphaned && node.handles.load(Ordering::Acquire) == 0 {
-            release(node);
+        if orphaned {
+            release(&node);
         }
+        break;
     }
     if stopped {
         // Drop the function (and what it captured) now, not when the token goes away.
@@ -434,6 +631,33 @@ impl Links {
                 Links::Many(v)
             }
         };
+    }
+
+    /// Replaces the link to `old` under `old_key` with one to `new` under `new_key` (a splice,
+    /// invariant 7); returns the old parent, or `None` if there was no such link (the node has
+    /// already taken its links to leave).
+    fn relink(
+        &mut self,
+        old: &Arc<Node>,
+        old_key: u32,
+        new: &Arc<Node>,
+        new_key: u32,
+    ) -> Option<Arc<Node>> {
+        let (p, k) = match self {
+            Links::None => return None,
+            Links::One(p, k) => (p, k),
+            Links::Many(v) => {
+                let link = v
+                    .iter_mut()
+                    .find(|(p, k)| Arc::ptr_eq(p, old) && *k == old_key)?;
+                (&mut link.0, &mut link.1)
+            }
+        };
+        if !Arc::ptr_eq(p, old) || *k != old_key {
+            return None;
+        }
+        *k = new_key;
+        Some(std::mem::replace(p, new.clone()))
     }
 
     fn for_each(self, mut f: impl FnMut(Arc<Node>, u32)) {
@@ -540,11 +764,30 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
-    fn into_values(self) -> impl Iterator<Item = T> {
-        self.entries.into_iter().filter_map(|e| match e {
-            Entry::Occupied(v) => Some(v),
-            Entry::Vacant(_) => None,
-        })
+    /// Every value with its key.
+    fn into_entries(self) -> impl Iterator<Item = (u32, T)> {
+        self.entries
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, e)| match e {
+                Entry::Occupied(v) => Some((k as u32, v)),
+                Entry::Vacant(_) => None,
+            })
+    }
+}
+
+impl Slab<Dependent> {
+    /// Removes every callback, keeping the children under their keys.
+    fn remove_callbacks(&mut self) -> Vec<Arc<Callback>> {
+        let mut removed = Vec::new();
+        for key in 0..self.entries.len() as u32 {
+            if matches!(self.get(key), Some(Dependent::Callback(_)))
+                && let Some(Dependent::Callback(cb)) = self.remove(key)
+            {
+                removed.push(cb);
+            }
+        }
+        removed
     }
 }
 

@@ -76,3 +76,89 @@ fn loom_cancel_wakes_a_blocked_waiter() {
         canceller.join().unwrap();
     });
 }
+
+/// A handle-less token is spliced out (its child and callback move to its parent) while the
+/// grandparent is cancelled: the child and the callback are cancelled exactly once, with the
+/// grandparent's cause, wherever they hang at that moment, and nothing is left registered.
+#[test]
+fn loom_splice_racing_a_cancel_of_the_grandparent_misses_nothing() {
+    loom::model(|| {
+        let root = CancelToken::new();
+        let parent = root.child();
+        let node = parent.child();
+        let leaf = node.child();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let cause = Error::custom("stop");
+        let seen = cause.clone();
+        let _reg = node.on_cancel_inline(move |c| {
+            assert!(Error::ptr_eq(&c, &seen));
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let (r, c) = (root.clone(), cause.clone());
+        let canceller = thread::spawn(move || {
+            r.cancel_with(c);
+        });
+        drop(node); // splices `node` out, unless the cancel got there first
+        canceller.join().unwrap();
+        assert!(leaf.is_cancelled());
+        assert!(Error::ptr_eq(&leaf.cause().unwrap(), &cause));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_eq!(parent.dependents(), 0);
+        drop((leaf, parent));
+        assert_eq!(root.dependents(), 0);
+    });
+}
+
+/// While a token is spliced out, a grandchild is created under its child and its callback is
+/// stopped: `stop` finds the callback wherever it is and wins (it never runs), the new
+/// grandchild is reached by a later cancel, and the bookkeeping ends up on the parent.
+#[test]
+fn loom_splice_racing_child_creation_and_stop() {
+    loom::model(|| {
+        let parent = CancelToken::new();
+        let node = parent.child();
+        let leaf = node.child();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let reg = node.on_cancel_inline(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let splicer = thread::spawn(move || drop(node));
+        let stopper = thread::spawn(move || reg.stop());
+        let grandchild = leaf.child();
+        splicer.join().unwrap();
+        assert!(
+            stopper.join().unwrap(),
+            "stop must find the callback wherever it moved"
+        );
+        assert_eq!(
+            parent.dependents(),
+            1,
+            "only the leaf is left, on the parent"
+        );
+        parent.cancel();
+        assert!(leaf.is_cancelled() && grandchild.is_cancelled());
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    });
+}
+
+/// Two neighbouring levels are spliced at once (each holds the other's lock at some point:
+/// parent before child, so no deadlock) and the leaf ends up on the root.
+#[test]
+fn loom_neighbouring_splices_collapse_the_chain() {
+    loom::model(|| {
+        let root = CancelToken::new();
+        let upper = root.child();
+        let lower = upper.child();
+        let leaf = lower.child();
+        let t = thread::spawn(move || drop(upper));
+        drop(lower);
+        t.join().unwrap();
+        assert_eq!(root.dependents(), 1);
+        root.cancel();
+        assert!(leaf.is_cancelled());
+        drop(leaf);
+        assert_eq!(root.dependents(), 0);
+    });
+}
