@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use crate::runtime::{self, PerProcess};
 
-/// Identifies a scheduled entry for [`cancel`].
-pub(crate) type TimerKey = (Instant, u64);
+/// Identifies a scheduled entry (for [`cancel`]): its instant and a sequence number.
+pub(crate) type TimerId = (Instant, u64);
 
 type Entry = Box<dyn FnOnce() + Send>;
 
@@ -34,7 +34,7 @@ struct Timer {
 
 #[derive(Default)]
 struct State {
-    entries: BTreeMap<TimerKey, Entry>,
+    entries: BTreeMap<TimerId, Entry>,
     seq: u64,
     thread_running: bool,
 }
@@ -49,13 +49,13 @@ fn timer() -> &'static Timer {
 }
 
 /// Runs `f` on the timer thread at (or soon after) `at`.
-pub(crate) fn schedule(at: Instant, f: Entry) -> TimerKey {
+pub(crate) fn schedule(at: Instant, f: Entry) -> TimerId {
     let t = timer();
     let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
     st.seq += 1;
-    let key = (at, st.seq);
-    let earliest = st.entries.first_key_value().is_none_or(|(k, _)| key < *k);
-    st.entries.insert(key, f);
+    let id = (at, st.seq);
+    let earliest = st.entries.first_key_value().is_none_or(|(k, _)| id < *k);
+    st.entries.insert(id, f);
     if !st.thread_running {
         let spawned = std::thread::Builder::new()
             .name("gogroup-timer".into())
@@ -66,16 +66,16 @@ pub(crate) fn schedule(at: Instant, f: Entry) -> TimerKey {
     } else if earliest {
         t.cv.notify_one();
     }
-    key
+    id
 }
 
 /// Removes a pending entry; true if it had not run yet.
-pub(crate) fn cancel(key: TimerKey) -> bool {
+pub(crate) fn cancel(id: TimerId) -> bool {
     let t = timer();
     let removed = {
         let mut st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let was_first = st.entries.first_key_value().is_some_and(|(k, _)| *k == key);
-        let removed = st.entries.remove(&key);
+        let was_first = st.entries.first_key_value().is_some_and(|(k, _)| *k == id);
+        let removed = st.entries.remove(&id);
         if was_first {
             // The thread sleeps until this entry's instant: let it re-plan (or retire).
             t.cv.notify_one();
@@ -116,8 +116,8 @@ fn run(t: &'static Timer) {
     loop {
         let now = Instant::now();
         match st.entries.first_key_value().map(|(k, _)| *k) {
-            Some(key) if key.0 <= now => {
-                let f = st.entries.remove(&key);
+            Some(due) if due.0 <= now => {
+                let f = st.entries.remove(&due);
                 drop(st);
                 if let Some(f) = f {
                     // A panicking entry must not kill the one timer thread.
@@ -128,9 +128,9 @@ fn run(t: &'static Timer) {
                 }
                 st = t.state.lock().unwrap_or_else(PoisonError::into_inner);
             }
-            Some(key) => {
+            Some(due) => {
                 st =
-                    t.cv.wait_timeout(st, key.0 - now)
+                    t.cv.wait_timeout(st, due.0 - now)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
             }

@@ -59,7 +59,7 @@ use std::time::Instant;
 use crate::error::Error;
 use crate::loom::{Arc, AtomicU8, AtomicU32, Mutex, lock};
 use crate::pool;
-use crate::timer::{self, TimerKey};
+use crate::timer::{self, TimerId};
 use crate::wait_list::WaitList;
 
 const LIVE: u8 = 0;
@@ -110,7 +110,7 @@ struct NodeState {
     dependents: Slab<Dependent>,
     /// This node's own pending deadline. Boxed: only deadline tokens have one, and a small node
     /// allocates faster.
-    timer: Option<Box<TimerKey>>,
+    timer: Option<Box<TimerId>>,
 }
 
 enum Dependent {
@@ -313,8 +313,8 @@ fn cancel_one(
             g.list.clone(),
         )
     };
-    if let Some(key) = timer {
-        timer::cancel(*key);
+    if let Some(id) = timer {
+        timer::cancel(*id);
     }
     parents.for_each(|parent, key| {
         if Arc::as_ptr(&parent) as usize != from && detach_from(&parent, key, n) {
@@ -386,8 +386,8 @@ fn settle(node: &Arc<Node>, work: &mut Vec<Arc<Node>>, garbage: &mut Garbage) {
         if g.dependents.is_empty() {
             let (parents, timer) = (std::mem::take(&mut g.parents), g.timer.take());
             drop(g);
-            if let Some(key) = timer {
-                timer::cancel(*key);
+            if let Some(id) = timer {
+                timer::cancel(*id);
             }
             parents.for_each(|parent, key| {
                 if detach_from(&parent, key, node) {
@@ -506,7 +506,7 @@ fn splice(node: &Arc<Node>, parent: &Arc<Node>, key: u32, garbage: &mut Garbage)
 /// Arms `node`'s deadline on the timer thread (it fires `cancel` with `DeadlineExceeded`).
 pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Option<Error>) {
     let target = node.clone();
-    let key = timer::schedule(
+    let id = timer::schedule(
         at,
         Box::new(move || {
             cancel(&target, Why::DeadlineExceeded, cause);
@@ -515,9 +515,9 @@ pub(crate) fn arm_deadline(node: &Arc<Node>, at: Instant, cause: Option<Error>) 
     let mut g = lock(&node.inner);
     if node.is_cancelled() {
         drop(g);
-        timer::cancel(key); // cancelled meanwhile: leave nothing scheduled
+        timer::cancel(id); // cancelled meanwhile: leave nothing scheduled
     } else {
-        g.timer = Some(Box::new(key));
+        g.timer = Some(Box::new(id));
     }
 }
 
@@ -605,7 +605,10 @@ fn run_callback(cb: &Callback, cause: Error) {
     let f = lock(&cb.f).take();
     if let Some(f) = f {
         // A panicking callback must not take the canceller (or a pool worker) down with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cause)));
+        // Its payload is dropped where its `Drop` cannot unwind either.
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cause))) {
+            crate::panic_slot::drop_quietly(payload);
+        }
     }
 }
 
