@@ -45,7 +45,8 @@ fn _error_of_kind(py: Python<'_>, code: u32) -> PyResult<Py<PyAny>> {
     ))
 }
 
-/// A snapshot of core's pool: threads alive, idle, busy, queued tasks, timer thread.
+/// A snapshot of core's pool: threads alive, idle, busy (and blocked inside gogroup), queued
+/// tasks, the peak, threads the OS refused, the monitor and timer threads.
 #[pyfunction]
 fn _pool_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let s = gogroup::pool::stats();
@@ -53,7 +54,11 @@ fn _pool_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("live", s.live)?;
     d.set_item("idle", s.idle)?;
     d.set_item("busy", s.busy)?;
+    d.set_item("blocked", s.blocked)?;
     d.set_item("queued", s.queued)?;
+    d.set_item("peak", s.peak)?;
+    d.set_item("spawn_failures", s.spawn_failures)?;
+    d.set_item("monitor_thread", s.monitor_thread)?;
     d.set_item("timer_thread", s.timer_thread)?;
     d.set_item("pending_deadlines", s.pending_deadlines)?;
     Ok(d)

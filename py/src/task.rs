@@ -10,7 +10,8 @@
 //! creation and destruction per task.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gogroup::Error;
@@ -115,6 +116,8 @@ impl Drop for KeptState {
 /// (the counts of the parent's threads would hold the exit hook for its whole patience).
 pub(crate) fn after_fork_in_child() {
     ATTACHED.store(0, Ordering::SeqCst);
+    // The parent's gate is leaked (a thread that no longer exists may hold it).
+    GIL_GATE.store(Box::into_raw(Box::new(Mutex::new(()))), Ordering::Release);
 }
 
 struct Leave;
@@ -146,15 +149,29 @@ pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
         return None;
     }
-    Python::try_attach(|py| {
+    // Waiting for the GIL is not blocking: the pool must not start threads for it (they
+    // would only queue for the GIL too). Once it is taken, the task's own waits count.
+    let gil_wait = gogroup::pool::CpuWait::begin();
+    // One pool thread at a time queues for the GIL on entry; the others queue here. A GIL
+    // waiter wakes every switch interval (5 ms) to ask for the GIL, so thousands of them
+    // (a burst of tasks that sleep) burn the CPU that the GIL's holder needs. Only at the
+    // outermost attach of a gogroup thread: one that already holds the GIL never waits here.
+    let outermost = DEPTH.with(|d| {
+        let depth = d.get();
+        d.set(depth + 1);
+        depth == 0
+    });
+    let _depth = Depth;
+    let gate = (outermost && is_gogroup_thread())
+        .then(|| gil_gate().lock().unwrap_or_else(PoisonError::into_inner));
+    Python::try_attach(move |py| {
+        drop(gate);
+        drop(gil_wait);
         if !SEEN.with(Cell::get) {
             SEEN.with(|k| k.set(true));
             // Only core's own threads: a Python-created thread (a `done()` from a
             // `threading.Thread` wakes an await through here) owns its thread state already.
-            if !std::thread::current()
-                .name()
-                .is_some_and(|n| n.starts_with("gogroup-"))
-            {
+            if !is_gogroup_thread() {
                 return f(py);
             }
             // SAFETY: the GIL is held (inside try_attach); this only bumps the thread's
@@ -165,6 +182,49 @@ pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
         }
         f(py)
     })
+}
+
+/// Whether this thread is one of core's (by the name core gives them).
+fn is_gogroup_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("gogroup-"))
+}
+
+/// The queue of gogroup threads about to take the GIL (see [`attach`]). Replaced in a fork
+/// child ([`after_fork_in_child`]): a parent's thread may have held it at the fork, and no
+/// thread of the child would ever release it.
+static GIL_GATE: AtomicPtr<Mutex<()>> = AtomicPtr::new(std::ptr::null_mut());
+
+fn gil_gate() -> &'static Mutex<()> {
+    let p = GIL_GATE.load(Ordering::Acquire);
+    // SAFETY: a published gate is leaked, never freed.
+    if let Some(gate) = unsafe { p.as_ref() } {
+        return gate;
+    }
+    let fresh = Box::into_raw(Box::new(Mutex::new(())));
+    match GIL_GATE.compare_exchange(p, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just published; never freed.
+        Ok(_) => unsafe { &*fresh },
+        Err(won) => {
+            // SAFETY: `fresh` was never shared; `won` is published and never freed.
+            drop(unsafe { Box::from_raw(fresh) });
+            unsafe { &*won }
+        }
+    }
+}
+
+thread_local! {
+    /// How many [`attach`] calls this thread is inside.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+struct Depth;
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+    }
 }
 
 /// Whether `f` is an `async def` function (or a method of one): `CO_COROUTINE` in its code

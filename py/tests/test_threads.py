@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import gogroup
-from conftest import HANG, eventually, os_threads
+from conftest import HANG, eventually, os_threads, run_python
 from gogroup import _gogroup
 
 
@@ -87,3 +87,52 @@ def test_a_blocked_task_never_strands_a_later_one() -> None:
         block.set()
         wg.wait(timeout=HANG)
     assert stranded == 0
+
+
+BLOCKING = r"""
+import sys, threading, time
+import gogroup
+from gogroup import _gogroup
+
+n = int(sys.argv[1])
+kind = sys.argv[2]
+wg = gogroup.WaitGroup()
+if kind == "sleep":
+    for _ in range(n):
+        wg.go(time.sleep, 0.05)
+elif kind == "rendezvous":
+    # Every task waits until all have started: only a pool that grows for blocking it cannot
+    # see (a threading.Barrier) gets there.
+    barrier = threading.Barrier(n)
+    for _ in range(n):
+        wg.go(barrier.wait, 60)
+else:
+    def work() -> int:
+        x = 0
+        for i in range(300_000):
+            x += i
+        return x
+
+    for _ in range(n):
+        wg.go(work)
+assert wg.wait(timeout=120)
+print(_gogroup._pool_stats()["peak"], flush=True)
+"""
+
+
+def test_tasks_that_block_in_python_all_get_a_thread_and_no_more() -> None:
+    for kind, n in (("sleep", 1000), ("rendezvous", 200)):
+        r = run_python(BLOCKING, str(n), kind)
+        assert r.returncode == 0, r.stderr
+        peak = int(r.stdout.split()[-1])
+        assert 1 <= peak <= n + 4, (kind, peak)
+
+
+def test_threads_waiting_for_the_gil_do_not_grow_the_pool_towards_one_per_task() -> None:
+    # 64 CPU-bound tasks: every thread but one waits for the GIL. Waiting to enter Python is
+    # not blocking (the pool grew to 64 threads before); a thread that must take the GIL back
+    # in the middle of its task still looks blocked to the OS, so a few more may start.
+    r = run_python(BLOCKING, "64", "cpu")
+    assert r.returncode == 0, r.stderr
+    peak = int(r.stdout.split()[-1])
+    assert peak <= 32, peak

@@ -28,7 +28,10 @@
 //!    while each new worker blocks too), re-counting the queue before each start and stopping
 //!    when it is empty. Threads start on the monitor's thread, never on the timer's.
 //! 4. **CPU-bound work never grows the pool** beyond one worker per CPU: a task that computes
-//!    is on the CPU, so it is never counted blocked, however long it runs.
+//!    is on the CPU, so it is never counted blocked, however long it runs. A worker waiting for
+//!    an interpreter lock that only CPU work holds (a binding marks it with [`CpuWait`]) is
+//!    not counted blocked either. (Python tasks that compute still grow the pool: a thread
+//!    waiting for the GIL in the middle of a task looks blocked, as it would to any pool.)
 //! 5. **Shrinking.** A worker idle for [`idle_timeout`] (5 s unless [`set_idle_timeout`] says
 //!    otherwise) exits, and so do the monitor and the timer thread. An idle worker spins 32
 //!    short rounds (each a few loads, O(1) in the number of workers) before it sleeps.
@@ -78,6 +81,7 @@ use std::sync::atomic::{AtomicUsize, Ordering, fence};
 
 pub use crate::runtime::{idle_timeout, set_idle_timeout};
 pub(crate) use worker::Blocking;
+pub use worker::CpuWait;
 
 use crate::runtime::PerProcess;
 use handoff::{ErasedHandoff, GroupId, Handoff};

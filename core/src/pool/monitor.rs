@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::queue::{BLOCKED, Pool, RUNNING};
+use super::queue::{BLOCKED, IDLE, Pool, RUNNING};
 use super::worker::start_worker;
 
 /// How often the monitor looks while it watches.
@@ -174,16 +174,20 @@ fn look_at_workers(p: &Pool) -> usize {
     for slot in registry.iter() {
         let started = slot.started.0.load(Ordering::Relaxed);
         let before = slot.seen.swap(started, Ordering::Relaxed);
-        match slot.state.load(Ordering::Acquire) {
+        let state = slot.state.load(Ordering::Acquire);
+        if state != IDLE
+            && started == before
+            && !slot.stealer.is_empty()
+            && p.rescue_from(&slot.stealer) > 0
+        {
+            p.note_deque(slot, false); // stalled: its queued tasks go to others
+        }
+        match state {
             BLOCKED => blocked += 1,
             // Stalled (one task the whole tick), or just started one task: a worker that took
             // its first task of a burst and blocked in it must count now, not a tick later, or
-            // the pool would only double every other tick.
+            // the pool would only double every other tick. (`CPU_WAIT`: not blocked.)
             RUNNING if started <= before.wrapping_add(1) => {
-                if started == before && !slot.stealer.is_empty() && p.rescue_from(&slot.stealer) > 0
-                {
-                    p.note_deque(slot, false);
-                }
                 // Beyond LOOK_EVERY_TICK_UP_TO workers, one look at /proc per task: a task
                 // found off the CPU stays counted as blocked until the worker starts another.
                 if !look_every_tick && slot.off_cpu_at.load(Ordering::Relaxed) == started + 1 {

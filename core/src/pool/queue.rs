@@ -41,6 +41,9 @@ pub(super) const IDLE: u8 = 0;
 pub(super) const RUNNING: u8 = 1;
 /// A worker is running a task that waits inside gogroup (a group, a token, a limit).
 pub(super) const BLOCKED: u8 = 2;
+/// A worker is running a task that waits for a lock only CPU work holds (a binding's
+/// interpreter lock, see [`super::CpuWait`]): off the CPU, yet not blocked.
+pub(super) const CPU_WAIT: u8 = 3;
 
 /// One worker as the rest of the pool sees it.
 pub(super) struct Slot {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Worker;
 
-use super::queue::{BLOCKED, IDLE, Job, Padded, Pool, RUNNING, Slot};
+use super::queue::{BLOCKED, CPU_WAIT, IDLE, Job, Padded, Pool, RUNNING, Slot};
 
 /// Rounds an idle worker looks for a task before it sleeps (rayon's idea: a burst is drained
 /// without a sleep/wake round trip, yet an idle worker soon stops using the CPU). Each round is
@@ -283,6 +283,62 @@ impl Drop for Blocking {
 impl std::fmt::Debug for Blocking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Blocking")
+            .field("worker", &self.current.is_some())
+            .finish()
+    }
+}
+
+/// Marks the current thread, if it is a pool worker, as waiting for a lock that only CPU work
+/// holds, until dropped: the pool's monitor then does not take it for a blocked thread (and
+/// start another) although the OS reports it off the CPU.
+///
+/// For bindings whose tasks must take an interpreter lock before they run (Python's GIL): a
+/// thousand workers waiting for the GIL are not a thousand blocked tasks, and starting more
+/// threads would only lengthen the queue for the lock. Hold it only while taking the lock, not
+/// while the task runs: a task that then sleeps or does I/O must count as blocked.
+///
+/// # Examples
+/// ```
+/// let lock = std::sync::Mutex::new(());
+/// let wait = gogroup::pool::CpuWait::begin();
+/// let guard = lock.lock().unwrap(); // the interpreter lock, say
+/// drop(wait); // taken: from here on, the task's own waits count as usual
+/// drop(guard);
+/// ```
+pub struct CpuWait {
+    current: Option<Rc<Current>>,
+}
+
+impl CpuWait {
+    /// Starts the wait (a no-op on a thread that is not a pool worker).
+    pub fn begin() -> CpuWait {
+        let current = CURRENT
+            .try_with(|c| {
+                let cur = c.take();
+                c.set(cur.clone());
+                cur
+            })
+            .ok()
+            .flatten()
+            .filter(|me| me.pool.generation == crate::runtime::generation());
+        if let Some(me) = &current {
+            me.slot.state.store(CPU_WAIT, Ordering::Release);
+        }
+        CpuWait { current }
+    }
+}
+
+impl Drop for CpuWait {
+    fn drop(&mut self) {
+        if let Some(me) = self.current.take() {
+            me.slot.state.store(RUNNING, Ordering::Release);
+        }
+    }
+}
+
+impl std::fmt::Debug for CpuWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuWait")
             .field("worker", &self.current.is_some())
             .finish()
     }
