@@ -205,13 +205,100 @@ fn look_at_workers(p: &Pool) -> usize {
 
 /// Whether the kernel says thread `tid` of this process is not running nor runnable (asleep,
 /// in I/O, stopped). If that cannot be read, a stalled thread is taken for a blocked one.
+///
+/// Allocates nothing (a stack buffer and three system calls): the monitor may tick while the
+/// process forks, and an allocator lock held at that moment would stay held in the child
+/// under allocators that are not fork-safe (sanitizers').
 fn thread_off_cpu(tid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+    let mut path = [0u8; 48];
+    let mut len = 0;
+    for part in [
+        &b"/proc/self/task/"[..],
+        itoa(tid, &mut [0u8; 12]),
+        &b"/stat\0"[..],
+    ] {
+        path[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: `path` is NUL-terminated; `buf` outlives the read; the fd is closed below.
+    let n = unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return true;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let Ok(n) = usize::try_from(n) else {
         return true;
     };
     // "tid (comm) S ...": the state follows the last ')' (comm may hold anything).
+    let stat = &buf[..n];
     let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].trim_start().chars().next());
-    !matches!(state, Some('R'))
+        .iter()
+        .rposition(|&b| b == b')')
+        .and_then(|i| stat[i + 1..].iter().find(|b| !b.is_ascii_whitespace()));
+    state != Some(&b'R')
+}
+
+/// `n` in decimal, in `buf`.
+fn itoa(n: i32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut v = n.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{itoa, thread_off_cpu};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn itoa_writes_decimal() {
+        assert_eq!(itoa(0, &mut [0; 12]), b"0");
+        assert_eq!(itoa(4_194_304, &mut [0; 12]), b"4194304");
+    }
+
+    #[test]
+    fn a_running_thread_is_on_the_cpu_and_a_waiting_one_is_not() {
+        // SAFETY: gettid has no preconditions.
+        assert!(
+            !thread_off_cpu(unsafe { libc::gettid() }),
+            "this thread is running"
+        );
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let waiter = std::thread::spawn(move || {
+            // SAFETY: as above.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            go_rx.recv().unwrap();
+        });
+        let tid = tid_rx.recv().unwrap();
+        // It reaches its wait soon; the bound only turns "never" into a failure.
+        let end = Instant::now() + Duration::from_secs(30);
+        while !thread_off_cpu(tid) {
+            assert!(
+                Instant::now() < end,
+                "a thread blocked in recv never read as off the CPU"
+            );
+            std::thread::yield_now();
+        }
+        go_tx.send(()).unwrap();
+        waiter.join().unwrap();
+        assert!(
+            thread_off_cpu(i32::MAX),
+            "an unreadable thread counts as blocked"
+        );
+    }
 }
