@@ -211,6 +211,20 @@ fn run_job(me: &Current, job: Job) {
     }
 }
 
+/// This thread's worker, if it is one of this process's pool workers (in a fork child, the
+/// forking thread may be a worker of the parent's pool: that pool is left alone).
+fn current_worker() -> Option<Rc<Current>> {
+    CURRENT
+        .try_with(|c| {
+            let cur = c.take();
+            c.set(cur.clone());
+            cur
+        })
+        .ok()
+        .flatten()
+        .filter(|me| me.pool.generation == crate::runtime::generation())
+}
+
 /// Marks the current thread, if it is a pool worker, as blocked inside gogroup until dropped
 /// (Java's `ManagedBlocker`, Go's handoff of its P when a goroutine enters a syscall).
 ///
@@ -223,21 +237,10 @@ pub(crate) struct Blocking {
 
 impl Blocking {
     pub(crate) fn enter() -> Blocking {
-        let current = CURRENT
-            .try_with(|c| {
-                let cur = c.take();
-                c.set(cur.clone());
-                cur
-            })
-            .ok()
-            .flatten();
-        let Some(me) = current else {
+        let Some(me) = current_worker() else {
             return Blocking { current: None };
         };
         let p = me.pool;
-        if p.generation != crate::runtime::generation() {
-            return Blocking { current: None }; // a fork child: leave the parent's pool alone
-        }
         me.slot.state.store(BLOCKED, Ordering::Release);
         p.blocked.0.fetch_add(1, Ordering::AcqRel);
         if !p.blocking.0.load(Ordering::Relaxed) {
@@ -312,15 +315,7 @@ pub struct CpuWait {
 impl CpuWait {
     /// Starts the wait (a no-op on a thread that is not a pool worker).
     pub fn begin() -> CpuWait {
-        let current = CURRENT
-            .try_with(|c| {
-                let cur = c.take();
-                c.set(cur.clone());
-                cur
-            })
-            .ok()
-            .flatten()
-            .filter(|me| me.pool.generation == crate::runtime::generation());
+        let current = current_worker();
         if let Some(me) = &current {
             me.slot.state.store(CPU_WAIT, Ordering::Release);
         }
