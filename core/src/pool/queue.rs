@@ -224,15 +224,15 @@ impl Pool {
 
     /// Tasks waiting anywhere (the queues and every worker's deque), handoffs their waiter
     /// already ran excepted (pool invariant 5).
+    ///
+    /// Looks at every deque, not only those [`Pool::holders`] counts: that count is a hint, and
+    /// the monitor must not stop watching while a stalled worker's deque still holds tasks.
     pub(super) fn queued(&self) -> usize {
-        let in_deques = if self.holders.0.load(Ordering::Acquire) == 0 {
-            0
-        } else {
-            self.registry()
-                .iter()
-                .map(|r| r.stealer.len())
-                .sum::<usize>()
-        };
+        let in_deques = self
+            .registry()
+            .iter()
+            .map(|r| r.stealer.len())
+            .sum::<usize>();
         (self.injector.len() + self.rescue.len() + in_deques)
             .saturating_sub(self.ledger.ran_but_queued())
     }
