@@ -73,45 +73,36 @@ impl WaitList {
                 return true;
             }
             slots.sleepers += 1;
-            slots = match deadline {
-                // While no pool thread can be started, sleep in slices and retry (rule 6).
-                None => match crate::pool::Blocking::retry_interval() {
-                    None => self
-                        .cv
-                        .wait(slots)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                    Some(nap) => {
-                        let slots = self
-                            .cv
-                            .wait_timeout(slots, nap)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .0;
-                        drop(slots);
-                        crate::pool::Blocking::retry();
-                        lock(&self.inner)
-                    }
-                },
+            // While no pool thread can be started, sleep in slices and retry (rule 6).
+            let nap = crate::pool::Blocking::retry_interval();
+            let timeout = match deadline {
+                None => nap,
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         slots.sleepers -= 1;
                         return ready();
                     }
-                    let nap = crate::pool::Blocking::retry_interval();
-                    let slots = self
-                        .cv
-                        .wait_timeout(slots, nap.map_or(deadline - now, |n| n.min(deadline - now)))
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0;
-                    if nap.is_none() {
-                        slots
-                    } else {
-                        drop(slots);
-                        crate::pool::Blocking::retry();
-                        lock(&self.inner)
-                    }
+                    Some(nap.map_or(deadline - now, |n| n.min(deadline - now)))
                 }
             };
+            slots = match timeout {
+                None => self
+                    .cv
+                    .wait(slots)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(t) => {
+                    self.cv
+                        .wait_timeout(slots, t)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+            if nap.is_some() {
+                drop(slots);
+                crate::pool::Blocking::retry();
+                slots = lock(&self.inner);
+            }
             slots.sleepers -= 1;
         }
     }
