@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -253,13 +252,7 @@ func runBlocking(filter string, quick bool) {
 	exe, err := os.Executable()
 	must(err)
 	for _, c := range blockingCases(quick, filter) {
-		args := []string{"--blocking-case", c}
-		if quick {
-			args = append(args, "--quick")
-		}
-		cmd := exec.Command(exe, args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		must(cmd.Run())
+		runInChild(exe, "--blocking-case", c, quick)
 	}
 }
 

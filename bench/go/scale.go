@@ -168,14 +168,20 @@ func runScale(enc *json.Encoder, filter string, quick bool, round int) {
 		if !matches(name, filter) {
 			continue
 		}
-		args := []string{"--scale-case", name}
-		if quick {
-			args = append(args, "--quick")
-		}
-		cmd := exec.Command(exe, args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		must(cmd.Run())
+		runInChild(exe, "--scale-case", name, quick)
 	}
+}
+
+// runInChild runs this program again with `flag name` (one case in a fresh process, so that
+// its threads and memory are its own), passing its output through.
+func runInChild(exe, flag, name string, quick bool) {
+	args := []string{flag, name}
+	if quick {
+		args = append(args, "--quick")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	must(cmd.Run())
 }
 
 func runScaleCase(enc *json.Encoder, name string, quick bool) {
