@@ -261,11 +261,15 @@ fn instant_from_ns(ns: u64) -> Option<Instant> {
     }
 }
 
+/// The CLOCK_MONOTONIC time of `at`, saturating: an instant beyond what 64 bits of
+/// nanoseconds can say (about 584 years of uptime) reads as `GOGROUP_NO_DEADLINE`
+/// (`u64::MAX`), never as a wrapped value in the past.
 fn ns_from_instant(at: Instant) -> u64 {
     let (base, base_ns) = clock_base();
+    let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     match at.checked_duration_since(base) {
-        Some(ahead) => base_ns.saturating_add(ahead.as_nanos() as u64),
-        None => base_ns.saturating_sub((base - at).as_nanos() as u64),
+        Some(ahead) => base_ns.saturating_add(ns(ahead)),
+        None => base_ns.saturating_sub(ns(base - at)),
     }
 }
 

@@ -120,6 +120,48 @@ cleanup:
     return ok;
 }
 
+/* A huge timeout is the far future: beyond what 64 bits of nanoseconds hold, the deadline
+ * reads as GOGROUP_NO_DEADLINE (before, it wrapped, often to an instant in the past); a long
+ * but representable one reads as the exact instant. The token is not cancelled. */
+static int huge_timeouts_never_report_a_past_deadline(void) {
+    static const uint64_t huge_ms[] = {
+        (uint64_t)INT64_MAX,
+        (uint64_t)1 << 63,
+        18000000000000u,              /* ~1.8e13 ms: 570 years, still representable */
+        18000000000000000u,           /* ~1.8e16 ms */
+        1000ull * 365 * 86400 * 1000, /* 1,000 years */
+        100ull * 86400 * 1000,        /* 100 days */
+        UINT64_MAX,
+    };
+    gogroup_cancel_token *root = NULL, *t = NULL;
+    int ok = 0;
+    CHECK_OK(gogroup_cancel_token_new(&root));
+    for (size_t i = 0; i < sizeof huge_ms / sizeof huge_ms[0]; i++) {
+        uint64_t deadline = 0, before = gogroup_now_ns();
+        CHECK_OK(gogroup_cancel_token_with_timeout(root, huge_ms[i], &t));
+        uint64_t after = gogroup_now_ns();
+        CHECK_OK(gogroup_cancel_token_deadline(t, &deadline));
+        bool fits = huge_ms[i] <= (GOGROUP_NO_DEADLINE - after) / 1000000u;
+        bool right = fits ? deadline >= before + huge_ms[i] * 1000000u &&
+                                deadline <= after + huge_ms[i] * 1000000u
+                          : deadline == GOGROUP_NO_DEADLINE;
+        if (!right) {
+            fprintf(stderr, "  timeout %llu ms: deadline %llu, now %llu\n",
+                    (unsigned long long)huge_ms[i], (unsigned long long)deadline,
+                    (unsigned long long)after);
+        }
+        CHECK(right);
+        CHECK(!gogroup_cancel_token_is_cancelled(t));
+        gogroup_cancel_token_free(t);
+        t = NULL;
+    }
+    ok = 1;
+cleanup:
+    gogroup_cancel_token_free(t);
+    gogroup_cancel_token_free(root);
+    return ok;
+}
+
 /* Go's WithTimeoutCause / WithDeadlineCause: the cause is used only when the deadline fires. */
 static int a_deadline_cause_is_recorded_when_it_fires_and_only_then(void) {
     gogroup_cancel_token *root = NULL, *fired = NULL, *by_hand = NULL, *past = NULL;
@@ -504,6 +546,7 @@ cleanup:
 int main(void) {
     static const struct test_case tests[] = {
         TEST(parent_cancel_reaches_grandchildren_after_the_child_handle_is_freed),
+        TEST(huge_timeouts_never_report_a_past_deadline),
         TEST(cancelling_a_child_leaves_the_parent_alone_and_the_first_cancel_wins),
         TEST(cause_is_copied_like_snprintf_and_reports_the_needed_length),
         TEST(with_timeout_fires_deadline_exceeded),
