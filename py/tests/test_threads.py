@@ -107,6 +107,10 @@ elif kind == "rendezvous":
     for _ in range(n):
         wg.go(barrier.wait, 60)
 else:
+    # No forced GIL switch in the middle of a task: every thread but the one running waits to
+    # enter Python, which is exactly the wait the pool must not take for blocking.
+    sys.setswitchinterval(30)
+
     def work() -> int:
         x = 0
         for i in range(300_000):
@@ -128,11 +132,13 @@ def test_tasks_that_block_in_python_all_get_a_thread_and_no_more() -> None:
         assert 1 <= peak <= n + 4, (kind, peak)
 
 
-def test_threads_waiting_for_the_gil_do_not_grow_the_pool_towards_one_per_task() -> None:
-    # 64 CPU-bound tasks: every thread but one waits for the GIL. Waiting to enter Python is
-    # not blocking (the pool grew to 64 threads before); a thread that must take the GIL back
-    # in the middle of its task still looks blocked to the OS, so a few more may start.
+def test_threads_waiting_to_enter_python_do_not_grow_the_pool() -> None:
+    # 64 CPU-bound tasks, with the switch interval so long that no task gives the GIL up
+    # midway: every thread but one waits to enter Python, and waiting for the GIL is not
+    # blocking (the pool grew to one thread per task before). In real programs a thread that
+    # must take the GIL back in the middle of its task still looks blocked to the OS, so
+    # CPU-bound Python tasks start some more (about 10-20 for these 64; see README).
     r = run_python(BLOCKING, "64", "cpu")
     assert r.returncode == 0, r.stderr
     peak = int(r.stdout.split()[-1])
-    assert peak <= 32, peak
+    assert peak <= 8, peak
