@@ -119,11 +119,11 @@ fn watch_queue(p: &'static Pool) {
             return;
         }
         // First, on every tick: nothing stays queued behind a stalled worker.
-        let blocked = look_at_workers(p);
+        let (blocked, in_deques) = look_at_workers(p);
         if blocked > 0 && !p.blocking.0.load(Ordering::Relaxed) {
             p.blocking.0.store(true, Ordering::Relaxed);
         }
-        let queued = p.queued();
+        let queued = p.queued_besides(in_deques);
         if queued == 0 {
             // Quiet again: workers may take batches (the fast path for short tasks).
             p.blocking.0.store(false, Ordering::Relaxed);
@@ -162,15 +162,16 @@ fn watch_queue(p: &'static Pool) {
     }
 }
 
-/// Rescues the queued tasks of stalled workers and counts the workers that are blocked.
-fn look_at_workers(p: &Pool) -> usize {
+/// Rescues the queued tasks of stalled workers; returns how many workers are blocked and how
+/// many tasks the workers' deques still hold (so the tick needs one pass over the registry).
+fn look_at_workers(p: &Pool) -> (usize, usize) {
     let registry = p.registry();
     // With few workers, every stalled one is looked at on every tick (a task that computes may
     // sleep for a moment, as in a page fault: one look must not count it blocked for good).
     // With many, one look per task keeps a tick cheap: 10,000 sleeping workers would cost
     // 10,000 reads of /proc on every tick.
     let look_every_tick = registry.len() <= LOOK_EVERY_TICK_UP_TO;
-    let mut blocked = 0;
+    let (mut blocked, mut in_deques) = (0, 0);
     for slot in registry.iter() {
         let started = slot.started.0.load(Ordering::Relaxed);
         let before = slot.seen.swap(started, Ordering::Relaxed);
@@ -199,8 +200,9 @@ fn look_at_workers(p: &Pool) -> usize {
             }
             _ => {}
         }
+        in_deques += slot.stealer.len(); // after any rescue
     }
-    blocked
+    (blocked, in_deques)
 }
 
 /// Whether the kernel says thread `tid` of this process is not running nor runnable (asleep,

@@ -233,6 +233,11 @@ impl Pool {
             .iter()
             .map(|r| r.stealer.len())
             .sum::<usize>();
+        self.queued_besides(in_deques)
+    }
+
+    /// [`Pool::queued`] for a caller that already counted the tasks in the workers' deques.
+    pub(super) fn queued_besides(&self, in_deques: usize) -> usize {
         (self.injector.len() + self.rescue.len() + in_deques)
             .saturating_sub(self.ledger.ran_but_queued())
     }

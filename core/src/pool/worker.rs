@@ -67,11 +67,11 @@ pub(super) fn signal_work(p: &'static Pool) {
         p.cv.notify_one();
         return;
     }
-    let free = p.live.0.load(Ordering::Acquire)
-        - p.blocked
-            .0
-            .load(Ordering::Acquire)
-            .min(p.live.0.load(Ordering::Acquire));
+    let free = p
+        .live
+        .0
+        .load(Ordering::Acquire)
+        .saturating_sub(p.blocked.0.load(Ordering::Acquire));
     if free < super::min_threads() && start_worker(p) {
         return;
     }
