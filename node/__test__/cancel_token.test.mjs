@@ -4,7 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { once, EventEmitter } from 'node:events'
 import { createServer } from 'node:http'
 import * as addonModule from '../index.js'
-import { CancelToken, ErrGroup, testing } from '../index.js'
+import { CancelToken, ErrGroup } from '../index.js'
+import testing from '../testing.js'
 import { alive, isPending } from './helpers.mjs'
 
 test('a plain cancel gives an AbortError DOMException, the same object every time', () => {

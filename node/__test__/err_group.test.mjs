@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
-import { ErrGroup, CancelToken, testing } from '../index.js'
+import { ErrGroup, CancelToken } from '../index.js'
+import testing from '../testing.js'
 import { alive, isPending } from './helpers.mjs'
 
 function gate() {

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WaitGroup, testing } from '../index.js'
+import { WaitGroup } from '../index.js'
+import testing from '../testing.js'
 import { alive, isPending } from './helpers.mjs'
 
 test('wait resolves true at once when the counter is zero', async () => {
