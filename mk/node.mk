@@ -4,10 +4,11 @@
 #
 # Everything but Node, npm and Rust comes from the registries into node/node_modules (npm ci,
 # pinned by node/package-lock.json). The addon is built by node/scripts/build.mjs (cargo only,
-# the same script `npm install ./node` runs). The generated loader and typings (index.js,
-# index.d.ts) are committed; lint-node regenerates them with the pinned @napi-rs/cli in a
-# target dir of their own (so the workspace's release build is never invalidated) and fails on
-# any difference.
+# the same script `npm install ./node` runs). The public classes are JS (node/lib/*.js) with
+# hand-written typings (node/index.d.ts); the loader napi-rs generates for the addon and its
+# typings (node/binding.js, node/binding.d.ts) are committed, and lint-node regenerates them
+# with the pinned @napi-rs/cli in a target dir of their own (so the workspace's release build is
+# never invalidated) and fails on any difference.
 
 TEST_TARGETS += test-node
 DEMO_TARGETS += demo-node
@@ -37,25 +38,22 @@ node-addon: ## Build the Node addon (release) with cargo, as `npm install` does
 test-node: node-deps node-addon ## Build the Node addon and run its node:test suites
 	cd $(NODE_DIR) && $(NODE) --expose-gc --test --test-concurrency=1 --test-timeout=120000 __test__/
 
-node-generated: node-deps ## Regenerate node/index.js and node/index.d.ts (napi build)
-	cd $(NODE_DIR) && ./node_modules/.bin/napi build --platform --target-dir $(abspath $(NODE_GEN_DIR))/cargo \
-		--output-dir $(abspath $(NODE_GEN_DIR))/out
-	cp $(NODE_GEN_DIR)/out/index.js $(NODE_GEN_DIR)/out/index.d.ts $(NODE_DIR)/
+NAPI_GENERATE = cd $(NODE_DIR) && ./node_modules/.bin/napi build --platform --js binding.js --dts binding.d.ts \
+		--target-dir $(abspath $(NODE_GEN_DIR))/cargo --output-dir $(abspath $(NODE_GEN_DIR))/out
 
-lint-node: node-deps ## Fail if node/index.js or index.d.ts are stale; tsc --strict on the typed example
-	cd $(NODE_DIR) && ./node_modules/.bin/napi build --platform --target-dir $(abspath $(NODE_GEN_DIR))/cargo \
-		--output-dir $(abspath $(NODE_GEN_DIR))/out >/dev/null
-	@for f in index.js index.d.ts; do \
+node-generated: node-deps ## Regenerate node/binding.js and node/binding.d.ts (napi build)
+	$(NAPI_GENERATE)
+	cp $(NODE_GEN_DIR)/out/binding.js $(NODE_GEN_DIR)/out/binding.d.ts $(NODE_DIR)/
+
+lint-node: node-deps ## Fail if node/binding.js or binding.d.ts are stale; tsc --strict on the typed example
+	$(NAPI_GENERATE) >/dev/null
+	@for f in binding.js binding.d.ts; do \
 		diff -u $(NODE_DIR)/$$f $(NODE_GEN_DIR)/out/$$f || { \
 			echo >&2 "ERROR: node/$$f is stale: run 'make node-generated' and commit it"; exit 1; }; \
 	done
-	@if git ls-files --error-unmatch $(NODE_DIR)/index.js >/dev/null 2>&1; then \
-		git diff --exit-code -- $(NODE_DIR)/index.js $(NODE_DIR)/index.d.ts; fi
 	$(NODE_BIN)/tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext \
 		--lib es2022,esnext.disposable --types node --typeRoots $(NODE_DIR)/node_modules/@types \
 		$(NODE_TS_EXAMPLES)
-	$(NODE) --check $(NODE_DIR)/src/loop_tasks.js
-	$(NODE) --check $(NODE_DIR)/src/tokens.js
 
 demo-node: node-deps node-addon ## Build the Node addon and run every example in examples/node
 	@for f in $(NODE_EXAMPLES); do \

@@ -135,10 +135,11 @@ pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
     }
 }
 
-/// The core cause for an optional JS deadline reason (`undefined`: none, the default).
-fn deadline_reason(env: &Env, reason: Option<Unknown>) -> Result<Option<gogroup::Error>> {
+/// The core cause for an optional JS deadline reason (`undefined`: none, the default; `null`
+/// is a reason like any other, as for `AbortController.abort(null)`).
+fn deadline_reason(env: &Env, reason: Unknown) -> Result<Option<gogroup::Error>> {
     match reason {
-        Some(r) if r.get_type()? != ValueType::Undefined => {
+        r if r.get_type()? != ValueType::Undefined => {
             errors::from_js(env.raw(), r.raw()).map(Some)
         }
         _ => Ok(None),
@@ -231,10 +232,10 @@ impl CancelToken {
     /// t.reason === why // true
     /// ```
     #[napi(catch_unwind, ts_args_type = "reason?: unknown")]
-    pub fn cancel(&self, env: Env, reason: Option<Unknown>) -> Result<bool> {
+    pub fn cancel(&self, env: Env, reason: Unknown) -> Result<bool> {
         let raw = env.raw();
         let cancelled = match reason {
-            Some(r) if r.get_type()? != ValueType::Undefined => {
+            r if r.get_type()? != ValueType::Undefined => {
                 self.inner.cancel_with(errors::from_js(raw, r.raw())?)
             }
             _ => self.inner.cancel(),
@@ -327,7 +328,7 @@ impl CancelToken {
     /// const t = root.withTimeout(5000, new Error('quote expired'))
     /// ```
     #[napi(catch_unwind, ts_args_type = "ms: number, reason?: unknown")]
-    pub fn with_timeout(&self, env: Env, ms: f64, reason: Option<Unknown>) -> Result<CancelToken> {
+    pub fn with_timeout(&self, env: Env, ms: f64, reason: Unknown) -> Result<CancelToken> {
         let timeout = duration_of_ms(ms);
         let inner = match deadline_reason(&env, reason)? {
             Some(cause) => self.inner.with_timeout_cause(timeout, cause),
@@ -348,7 +349,7 @@ impl CancelToken {
         &self,
         env: Env,
         deadline: Unknown,
-        reason: Option<Unknown>,
+        reason: Unknown,
     ) -> Result<CancelToken> {
         let ms = host::call_helper(env.raw(), c"timeOf", &[deadline.raw()])?;
         // SAFETY: `timeOf` returns a number.

@@ -101,10 +101,14 @@ fn run_in_slot(
     match host::run_task(env, f, token, id) {
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => tasks::settle(env, id, Ok(())),
-        Ok(Err(thrown)) => tasks::settle(env, id, Err(thrown)),
+        Ok(Err(thrown)) => {
+            let c = host::is_cancellation(env, thrown, token);
+            tasks::settle(env, id, Err((thrown, c)));
+        }
         Err(_) => {
             let e = host::take_exception(env).unwrap_or_else(|| host::undefined(env));
-            tasks::settle(env, id, Err(e));
+            let c = host::is_cancellation(env, e, token);
+            tasks::settle(env, id, Err((e, c)));
         }
     }
 }
@@ -255,7 +259,7 @@ impl ErrGroup {
         errors::map(&env, r)
     }
 
-    /// For `src/loop_tasks.js`: takes the slot that the group's tasks pending on this loop
+    /// For `lib/err_group.js`: takes the slot that the group's tasks pending on this loop
     /// share, if the group has no limit and no `go` waits for a slot (else the JS side uses
     /// the native `go`, one slot per task). True if held.
     #[napi(js_name = "__hold", skip_typescript, catch_unwind)]
@@ -275,7 +279,7 @@ impl ErrGroup {
         }
     }
 
-    /// For `src/loop_tasks.js`: the last of the tasks sharing the held slot settled.
+    /// For `lib/err_group.js`: the last of the tasks sharing the held slot settled.
     #[napi(js_name = "__release", skip_typescript, catch_unwind)]
     pub fn release(&self, env: Env) {
         let slot = self.held.borrow_mut().take();
@@ -285,15 +289,15 @@ impl ErrGroup {
         host::drain(env.raw());
     }
 
-    /// For `src/loop_tasks.js`: one of the tasks sharing the held slot failed with `value`.
-    /// Recorded by the group's rules at once (the first failure cancels the token), through a
-    /// slot of its own: the group has no limit, so one is always free.
+    /// For `lib/err_group.js`: one of the tasks sharing the held slot failed with `value`
+    /// (`cancellation`: it is the group's own cancellation coming back, see
+    /// `errors::task_failure`). Recorded by the group's rules at once (the first failure
+    /// cancels the token), through a slot of its own: the group has no limit, so one is always
+    /// free.
     #[napi(js_name = "__fail", skip_typescript, catch_unwind)]
-    pub fn fail(&self, env: Env, value: Unknown) -> Result<()> {
+    pub fn fail(&self, env: Env, value: Unknown, cancellation: bool) -> Result<()> {
         let raw = env.raw();
-        let error = errors::from_js(raw, value.raw()).unwrap_or_else(|_| {
-            gogroup::Error::custom("task failed (its value could not be kept)")
-        });
+        let error = errors::task_failure(raw, value.raw(), cancellation);
         match self.inner.try_start() {
             Some(slot) => slot.finish(Err(error)),
             // A limit cannot be set while the held slot is active; should one be full anyway,
@@ -424,11 +428,11 @@ impl ErrGroup {
         &self,
         env: Env,
         grace_ms: Option<f64>,
-        reason: Option<Unknown>,
+        reason: Unknown,
     ) -> Result<Raw> {
         let raw = env.raw();
         match reason {
-            Some(r) if r.get_type()? != ValueType::Undefined => {
+            r if r.get_type()? != ValueType::Undefined => {
                 self.inner
                     .token()
                     .cancel_with(errors::from_js(raw, r.raw())?);

@@ -47,10 +47,29 @@ pub(crate) fn to_js(env: sys::napi_env, e: &gogroup::Error) -> Result<sys::napi_
 /// A core error carrying the JS value `v` (a thrown value, a reason): `Custom`, with the
 /// value's message, so that C, Python and other threads still see something readable.
 pub(crate) fn from_js(env: sys::napi_env, v: sys::napi_value) -> Result<gogroup::Error> {
+    of_js(env, v, gogroup::ErrorKind::Custom)
+}
+
+fn of_js(env: sys::napi_env, v: sys::napi_value, kind: gogroup::ErrorKind) -> Result<gogroup::Error> {
     let described = host::call_helper(env, c"describe", &[v])?;
     // SAFETY: `describe` returns a string.
     let message = unsafe { String::from_napi_value(env, described) }?;
-    Ok(gogroup::Error::custom(message).with_payload(HostValue::new(env, v)?))
+    Ok(gogroup::Error::new(kind, message).with_payload(HostValue::new(env, v)?))
+}
+
+/// The core error for a task that failed with the JS value `v`: `Custom`, or `Canceled` when
+/// `cancellation` says `v` is the group's own cancellation coming back (the token's reason
+/// rethrown, an `AbortError`: `lib/helpers.js` decides), which core leaves out of
+/// `Collect::All` once the group's first failure cancelled its token. Either way the value
+/// itself is carried, so `wait()` and `errors()` give it back unchanged.
+pub(crate) fn task_failure(env: sys::napi_env, v: sys::napi_value, cancellation: bool) -> gogroup::Error {
+    let kind = if cancellation {
+        gogroup::ErrorKind::Canceled
+    } else {
+        gogroup::ErrorKind::Custom
+    };
+    of_js(env, v, kind)
+        .unwrap_or_else(|_| gogroup::Error::custom("task failed (its value could not be kept)"))
 }
 
 /// Throws `v` and returns the error napi-rs must propagate unchanged.

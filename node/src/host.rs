@@ -243,48 +243,21 @@ pub(crate) fn check(status: sys::napi_status) -> Result<()> {
     }
 }
 
-/// JS helpers: the few idioms (DOMException, AbortController, `then`) that are one line in JS.
-const HELPERS: &str = r#"(function () {
-  'use strict';
-  return {
-    run(fn, arg, id, settle) {
-      const r = fn(arg);
-      if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
-        r.then(() => settle(id, false, undefined), (e) => settle(id, true, e));
-        return true;
-      }
-      return false;
-    },
-    // Each error's stack is formatted at once (`void e.stack`): until then V8 keeps the
-    // receiver of every frame, and a reason cached by a token would keep alive the objects
-    // that asked for it — among them the token itself (a cycle through a strong reference).
-    abortError() { const e = new DOMException('This operation was aborted', 'AbortError'); void e.stack; return e; },
-    timeoutError() { const e = new DOMException('The operation timed out.', 'TimeoutError'); void e.stack; return e; },
-    error(message, code) { const e = new Error(message); e.code = code; void e.stack; return e; },
-    aggregate(errors) { const e = new AggregateError(errors, errors.length + ' tasks failed'); void e.stack; return e; },
-    describe(v) {
-      // A value Rust keeps (a task's error, a reason) gets its stack formatted now: until then
-      // V8 keeps every frame's receiver, so the value would keep alive the objects whose
-      // methods were running when it was made — often the group or token that holds it, a
-      // cycle through a strong reference that no collection can break.
-      if (v instanceof Error) { try { void v.stack; } catch {} }
-      if (v instanceof Error || (v !== null && typeof v === 'object' && typeof v.message === 'string')) return String(v.message);
-      try { return String(v); } catch { return Object.prototype.toString.call(v); }
-    },
-    controller() { return new AbortController(); },
-    abort(c, reason) { c.abort(reason); },
-    signalOf(c) { return c.signal; },
-    aborted(s) { return s.aborted === true; },
-    reasonOf(s) { return s.reason; },
-    listen(signal, cb) {
-      const onabort = () => cb(signal.reason);
-      signal.addEventListener('abort', onabort, { once: true });
-      return () => signal.removeEventListener('abort', onabort);
-    },
-    date(ms) { return new Date(ms); },
-    timeOf(d) { return d instanceof Date ? d.getTime() : Number(d); },
-  };
-})()"#;
+thread_local! {
+    /// The object of `lib/helpers.js` for this thread, kept by [`install_helpers`].
+    static HELPERS: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Keeps `helpers` (the object `lib/helpers.js` exports) for this thread's host: the few
+/// idioms that are one line in JS (`DOMException`, `AbortController`, `then`). Called by
+/// `lib/native.js` when the addon loads on a thread, before anything uses the host.
+pub(crate) fn install_helpers(env: sys::napi_env, helpers: sys::napi_value) -> Result<()> {
+    let mut r = ptr::null_mut();
+    // SAFETY: JS thread; `helpers` is a live object.
+    check(unsafe { sys::napi_create_reference(env, helpers, 1, &mut r) })?;
+    HELPERS.with(|h| h.set(r));
+    Ok(())
+}
 
 fn with_host<T>(env: sys::napi_env, f: impl FnOnce(&mut Host) -> T) -> Result<T> {
     HOST.with(|cell| {
@@ -311,24 +284,14 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         tsfn: Mutex::new(None),
     });
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
-    let (helpers_ref, settle_ref) = unsafe {
-        let mut script = ptr::null_mut();
-        check(sys::napi_create_string_utf8(
-            env,
-            HELPERS.as_ptr().cast(),
-            HELPERS.len() as isize,
-            &mut script,
-        ))?;
-        let mut helpers = ptr::null_mut();
-        check(sys::napi_run_script(env, script, &mut helpers))?;
-        let mut helpers_ref = ptr::null_mut();
-        check(sys::napi_create_reference(
-            env,
-            helpers,
-            1,
-            &mut helpers_ref,
-        ))?;
-
+    let helpers_ref = HELPERS.with(Cell::get);
+    if helpers_ref.is_null() {
+        return Err(Error::from_reason(
+            "gogroup: the addon was loaded without lib/native.js (require the package itself)",
+        ));
+    }
+    // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
+    let settle_ref = unsafe {
         let mut settle = ptr::null_mut();
         check(sys::napi_create_function(
             env,
@@ -371,7 +334,7 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
             Some(env_cleanup),
             ptr::null_mut(),
         ))?;
-        (helpers_ref, settle_ref)
+        settle_ref
     };
     CURRENT.with(|c| c.set(id));
     Ok(Host {
@@ -414,6 +377,7 @@ unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
     // napi, and stop other threads from posting here.
     let host = HOST.with(|cell| cell.borrow_mut().take());
     CURRENT.with(|c| c.set(0));
+    HELPERS.with(|h| h.set(ptr::null_mut()));
     if let Some(h) = host {
         *lock(&h.shared.tsfn) = None;
         lock(&h.shared.queue).clear();
@@ -601,16 +565,18 @@ pub(crate) fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
     }
 }
 
-/// The `settle` function given to JS: `settle(id, failed, value)` when a task's promise
-/// settles.
+/// The `settle` function given to JS: `settle(id, failed, value, cancellation)` when a task's
+/// promise settles (`cancellation`: the failure is the group's own cancellation coming back,
+/// see `lib/helpers.js`).
 unsafe extern "C" fn settle_cb(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let mut argc = 3usize;
-    let mut argv = [ptr::null_mut(); 3];
+    let mut argc = 4usize;
+    let mut argv = [ptr::null_mut(); 4];
     let mut id = 0u32;
     let mut failed = false;
+    let mut cancellation = false;
     // SAFETY: JS thread, arguments of this call.
     unsafe {
         sys::napi_get_cb_info(
@@ -623,8 +589,13 @@ unsafe extern "C" fn settle_cb(
         );
         sys::napi_get_value_uint32(env, argv[0], &mut id);
         sys::napi_get_value_bool(env, argv[1], &mut failed);
+        sys::napi_get_value_bool(env, argv[3], &mut cancellation);
     }
-    let outcome = if failed { Err(argv[2]) } else { Ok(()) };
+    let outcome = if failed {
+        Err((argv[2], cancellation))
+    } else {
+        Ok(())
+    };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::tasks::settle(env, id, outcome);
         drain(env);
@@ -665,6 +636,19 @@ pub(crate) fn run_task(
             None => Err(Error::from_reason("task call failed")),
         },
     }
+}
+
+/// Whether a task's failure `e` is its group's cancellation coming back (`token`: the group's
+/// public token); `lib/helpers.js` decides. False if asking fails.
+pub(crate) fn is_cancellation(env: sys::napi_env, e: sys::napi_value, token: sys::napi_value) -> bool {
+    let Ok(v) = call_helper(env, c"cancellation", &[e, token]) else {
+        let _ = take_exception(env);
+        return false;
+    };
+    let mut b = false;
+    // SAFETY: JS thread; the helper returns a boolean.
+    unsafe { sys::napi_get_value_bool(env, v, &mut b) };
+    b
 }
 
 /// `undefined`.

@@ -29,7 +29,7 @@ mod err_group;
 mod errors;
 mod handles;
 mod host;
-mod loop_tasks;
+mod install;
 mod share;
 mod slab;
 mod tasks;

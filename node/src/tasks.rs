@@ -30,8 +30,10 @@ fn take(id: u32) -> Option<Slot> {
     SLOTS.with(|s| s.borrow_mut().take(id))
 }
 
-/// Reports a task's outcome: `Err(thrown value)` or `Ok(())`.
-pub(crate) fn settle(env: sys::napi_env, id: u32, outcome: Result<(), sys::napi_value>) {
+/// Reports a task's outcome: `Ok(())`, or `Err((thrown value, cancellation))` where
+/// `cancellation` says the value is the group's own cancellation coming back
+/// ([`errors::task_failure`]).
+pub(crate) fn settle(env: sys::napi_env, id: u32, outcome: Result<(), (sys::napi_value, bool)>) {
     match take(id) {
         Some(Slot::Wait(wg)) => {
             // The count was added by `go`, so `done` cannot underflow.
@@ -40,9 +42,7 @@ pub(crate) fn settle(env: sys::napi_env, id: u32, outcome: Result<(), sys::napi_
         Some(Slot::Group(slot)) => {
             let result = match outcome {
                 Ok(()) => Ok(()),
-                Err(v) => Err(errors::from_js(env, v).unwrap_or_else(|_| {
-                    gogroup::Error::custom("task failed (its value could not be kept)")
-                })),
+                Err((v, cancellation)) => Err(errors::task_failure(env, v, cancellation)),
             };
             slot.finish(result);
         }

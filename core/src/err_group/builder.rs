@@ -26,7 +26,30 @@ pub enum Collect {
     #[default]
     First,
     /// Every error, in the order the tasks finished. [`ErrGroup::wait`] still returns the first;
-    /// [`ErrGroup::errors`] returns them all.
+    /// [`ErrGroup::errors`] returns them all — except the cancellations the group's own first
+    /// failure caused: once that failure has cancelled the group's token (a group with a
+    /// token), a later error that [`is_canceled`](crate::Error::is_canceled) is a sibling
+    /// giving up because it was told to, not news, and is dropped, deliberately (as
+    /// `asyncio.TaskGroup` leaves its tasks' `CancelledError` out of the `ExceptionGroup`).
+    ///
+    /// ```
+    /// use gogroup::{CancelToken, Collect, ErrGroup, Error};
+    /// let g = ErrGroup::builder().token(&CancelToken::new()).collect(Collect::All).build();
+    /// g.go(|_| Err(Error::custom("disk full"))).unwrap();
+    /// g.go(|t| {
+    ///     t.wait(); // cancelled by the failure above
+    ///     Err(t.err().unwrap()) // "context canceled": left out
+    /// })
+    /// .unwrap();
+    /// g.go(|t| {
+    ///     t.wait();
+    ///     Err(Error::custom("rollback failed")) // a failure of its own: kept
+    /// })
+    /// .unwrap();
+    /// assert_eq!(g.wait().unwrap_err().message(), "disk full");
+    /// let messages: Vec<_> = g.errors().iter().map(|e| e.message().to_owned()).collect();
+    /// assert_eq!(messages, ["disk full", "rollback failed"]);
+    /// ```
     All,
 }
 

@@ -88,7 +88,10 @@ impl GroupState {
         let cause = {
             let mut o = lock(&self.outcome);
             let first = o.errors.is_empty();
-            if first || self.collect == Collect::All {
+            // A cancellation after the first failure cancelled the token is that failure's
+            // echo, not a failure of its own (`Collect::All`'s rule).
+            let echo = !first && self.cancel_on_error && error.is_canceled();
+            if first || (self.collect == Collect::All && !echo) {
                 o.errors.push(error.clone());
             }
             if is_panic && o.pending.is_none() && (first || o.first_reported) {
