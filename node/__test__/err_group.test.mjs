@@ -405,12 +405,13 @@ test('a failure cancels the token at once, before the other tasks settle, with t
 test('an ErrGroup task returning a thenable is counted once; a throwing then is its error', async () => {
   const g = new ErrGroup({ collect: 'all' })
   const bad = new Error('then threw')
+  const worse = new Error('then threw too')
   g.go(() => ({ then(ok, fail) { ok(); fail(new Error('late')); ok() } }))
   g.go(() => ({ get then() { throw bad } }))
-  g.go(() => ({ then() { throw bad } }))
+  g.go(() => ({ then() { throw worse } }))
   g.go(() => 42) // not a thenable: a success
   assert.equal(g.tryGo(() => {}), true)
-  await assert.rejects(alive(g.wait()), (e) => e.errors.length === 2 && e.errors.every((x) => x === bad))
+  await assert.rejects(alive(g.wait()), (e) => e.errors.length === 2 && e.errors[0] === bad && e.errors[1] === worse)
   assert.equal(g.active, 0)
 })
 

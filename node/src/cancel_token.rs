@@ -139,9 +139,7 @@ pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
 /// is a reason like any other, as for `AbortController.abort(null)`).
 fn deadline_reason(env: &Env, reason: Unknown) -> Result<Option<gogroup::Error>> {
     match reason {
-        r if r.get_type()? != ValueType::Undefined => {
-            errors::from_js(env.raw(), r.raw()).map(Some)
-        }
+        r if r.get_type()? != ValueType::Undefined => errors::from_js(env.raw(), r.raw()).map(Some),
         _ => Ok(None),
     }
 }

@@ -424,12 +424,7 @@ impl ErrGroup {
         ts_args_type = "graceMs?: number | null, reason?: unknown",
         ts_return_type = "Promise<number>"
     )]
-    pub fn shutdown(
-        &self,
-        env: Env,
-        grace_ms: Option<f64>,
-        reason: Unknown,
-    ) -> Result<Raw> {
+    pub fn shutdown(&self, env: Env, grace_ms: Option<f64>, reason: Unknown) -> Result<Raw> {
         let raw = env.raw();
         match reason {
             r if r.get_type()? != ValueType::Undefined => {

@@ -50,7 +50,11 @@ pub(crate) fn from_js(env: sys::napi_env, v: sys::napi_value) -> Result<gogroup:
     of_js(env, v, gogroup::ErrorKind::Custom)
 }
 
-fn of_js(env: sys::napi_env, v: sys::napi_value, kind: gogroup::ErrorKind) -> Result<gogroup::Error> {
+fn of_js(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    kind: gogroup::ErrorKind,
+) -> Result<gogroup::Error> {
     let described = host::call_helper(env, c"describe", &[v])?;
     // SAFETY: `describe` returns a string.
     let message = unsafe { String::from_napi_value(env, described) }?;
@@ -62,7 +66,11 @@ fn of_js(env: sys::napi_env, v: sys::napi_value, kind: gogroup::ErrorKind) -> Re
 /// rethrown, an `AbortError`: `lib/helpers.js` decides), which core leaves out of
 /// `Collect::All` once the group's first failure cancelled its token. Either way the value
 /// itself is carried, so `wait()` and `errors()` give it back unchanged.
-pub(crate) fn task_failure(env: sys::napi_env, v: sys::napi_value, cancellation: bool) -> gogroup::Error {
+pub(crate) fn task_failure(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    cancellation: bool,
+) -> gogroup::Error {
     let kind = if cancellation {
         gogroup::ErrorKind::Canceled
     } else {

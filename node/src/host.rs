@@ -640,7 +640,11 @@ pub(crate) fn run_task(
 
 /// Whether a task's failure `e` is its group's cancellation coming back (`token`: the group's
 /// public token); `lib/helpers.js` decides. False if asking fails.
-pub(crate) fn is_cancellation(env: sys::napi_env, e: sys::napi_value, token: sys::napi_value) -> bool {
+pub(crate) fn is_cancellation(
+    env: sys::napi_env,
+    e: sys::napi_value,
+    token: sys::napi_value,
+) -> bool {
     let Ok(v) = call_helper(env, c"cancellation", &[e, token]) else {
         let _ = take_exception(env);
         return false;
