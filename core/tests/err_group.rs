@@ -1204,3 +1204,54 @@ fn a_queued_start_leaves_the_count_when_cancelled_or_dropped() {
     within("queued starts left the group's count", move || g.wait()).unwrap();
     assert_eq!(token.dependents(), 0);
 }
+
+#[test]
+fn collect_all_leaves_out_the_cancellations_its_first_failure_caused() {
+    let g = ErrGroup::builder()
+        .token(&CancelToken::new())
+        .collect(Collect::All)
+        .build();
+    let gate = CancelToken::new();
+    let g2 = gate.clone();
+    g.go(move |_| -> TaskResult {
+        g2.wait();
+        Err(Error::custom("first"))
+    })
+    .unwrap();
+    for _ in 0..3 {
+        g.go(|t| -> TaskResult {
+            t.wait();
+            Err(t.err().unwrap()) // gives up because it was told to
+        })
+        .unwrap();
+    }
+    g.go(|t| -> TaskResult {
+        t.wait();
+        Err(Error::custom("cleanup failed")) // a failure of its own
+    })
+    .unwrap();
+    gate.cancel();
+    assert_eq!(g.wait().unwrap_err().message(), "first");
+    let messages: Vec<String> = g.errors().iter().map(|e| e.message().to_owned()).collect();
+    assert_eq!(messages, ["first", "cleanup failed"]);
+}
+
+#[test]
+fn collect_all_keeps_the_cancellations_a_parent_caused() {
+    let parent = CancelToken::new();
+    let g = ErrGroup::builder()
+        .token(&parent)
+        .collect(Collect::All)
+        .build();
+    for _ in 0..3 {
+        g.go(|t| -> TaskResult {
+            t.wait();
+            Err(t.err().unwrap())
+        })
+        .unwrap();
+    }
+    parent.cancel();
+    assert_eq!(g.wait().unwrap_err().kind(), ErrorKind::Canceled);
+    assert_eq!(g.errors().len(), 3);
+    assert!(g.errors().iter().all(Error::is_canceled));
+}

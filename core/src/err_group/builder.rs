@@ -28,9 +28,10 @@ pub enum Collect {
     /// Every error, in the order the tasks finished. [`ErrGroup::wait`] still returns the first;
     /// [`ErrGroup::errors`] returns them all — except the cancellations the group's own first
     /// failure caused: once that failure has cancelled the group's token (a group with a
-    /// token), a later error that [`is_canceled`](crate::Error::is_canceled) is a sibling
-    /// giving up because it was told to, not news, and is dropped, deliberately (as
-    /// `asyncio.TaskGroup` leaves its tasks' `CancelledError` out of the `ExceptionGroup`).
+    /// token, live until then), a later error that [`is_canceled`](crate::Error::is_canceled)
+    /// is a sibling giving up because it was told to, not news, and is dropped, deliberately
+    /// (as `asyncio.TaskGroup` leaves its tasks' `CancelledError` out of the
+    /// `ExceptionGroup`). Cancellations that something else caused (a parent token) are kept.
     ///
     /// ```
     /// use gogroup::{CancelToken, Collect, ErrGroup, Error};

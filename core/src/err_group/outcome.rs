@@ -39,6 +39,9 @@ pub(super) struct Outcome {
     pending: Option<PendingPanic>,
     /// Whether a `wait` has already reported the first failure.
     first_reported: bool,
+    /// Whether the first failure is what cancelled the token (it was live then): later
+    /// cancellations are its echo (`Collect::All`'s rule).
+    failure_cancelled: bool,
 }
 
 struct PendingPanic {
@@ -88,9 +91,12 @@ impl GroupState {
         let cause = {
             let mut o = lock(&self.outcome);
             let first = o.errors.is_empty();
+            if first && self.cancel_on_error && !self.token.is_cancelled() {
+                o.failure_cancelled = true;
+            }
             // A cancellation after the first failure cancelled the token is that failure's
             // echo, not a failure of its own (`Collect::All`'s rule).
-            let echo = !first && self.cancel_on_error && error.is_canceled();
+            let echo = !first && o.failure_cancelled && error.is_canceled();
             if first || (self.collect == Collect::All && !echo) {
                 o.errors.push(error.clone());
             }
