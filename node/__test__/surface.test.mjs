@@ -313,3 +313,24 @@ test('stacks of thrown errors point at real files, and at the caller', () => {
     assert.match(caller, /surface\.test\.mjs/)
   }
 })
+
+test('every js example in the README parses on this Node (the minimum supported is 20)', async () => {
+  const { readFileSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const { run, here } = await import('./helpers.mjs')
+  const readme = readFileSync(join(here, '..', 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.ok(blocks.length >= 2)
+  const dir = mkdtempSync(join(tmpdir(), 'gogroup-readme-'))
+  try {
+    for (const [i, code] of blocks.entries()) {
+      const file = join(dir, `block${i}.mjs`)
+      writeFileSync(file, code)
+      const r = await run(['--check', file])
+      assert.equal(r.code, 0, `README js block ${i} does not parse:\n${r.stderr}`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
