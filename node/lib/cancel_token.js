@@ -31,6 +31,13 @@ const registry = new FinalizationRegistry((h) => {
     release(h)
   } catch {} // the thread is shutting down: its table goes with it
 })
+// Rarely used state lives beside the tokens rather than in them, so that a plain token stays
+// two fields: the deadline as given (ms since the epoch) for tokens that have one (`deadline`
+// reads it when core's monotonic instant cannot represent it), and the group tokens whose
+// signal takes any number of listeners.
+const givenDeadlines = new WeakMap()
+let anyDeadline = false // no token has had a deadline yet: `child()` skips the lookup
+const fanOut = new WeakSet()
 // Only this module can pass these, so `new CancelToken(x)` from user code is a new root.
 const HANDLE = Symbol('handle')
 const NATIVE = Symbol('native')
@@ -95,10 +102,8 @@ Object.defineProperty(Registration.prototype, Symbol.toStringTag, { value: 'Regi
 class CancelToken {
   #h // this thread's table entry for the core token
   #n = null // the napi-rs object, once needed
-  #deadline // the effective deadline as given (ms since the epoch), when this side knows it
-  #fanOut = false // a group's token: its signal takes any number of listeners
 
-  constructor(from, value, deadlineMs) {
+  constructor(from, value) {
     if (from === NATIVE) {
       // Made by the addon (a group's token, `fromShared`, `any`, …): the raw calls need a
       // handle to the same core token too, so that `cancelled` is as cheap here.
@@ -107,7 +112,6 @@ class CancelToken {
     } else {
       this.#h = from === HANDLE ? value : newToken()
     }
-    this.#deadline = deadlineMs
     this.gogroup = NO_CLONE
     registry.register(this, this.#h)
   }
@@ -116,8 +120,19 @@ class CancelToken {
     return this.#n ?? (this.#n = fromHandle(this.#h))
   }
 
-  static #wrap(n, deadlineMs) {
-    return new CancelToken(NATIVE, n, deadlineMs)
+  static #wrap(n) {
+    return new CancelToken(NATIVE, n)
+  }
+
+  /** Remembers the effective deadline as given: the earlier of this token's and `ms`. */
+  #withDeadline(t, ms) {
+    const mine = anyDeadline ? givenDeadlines.get(this) : undefined
+    const at = Number.isFinite(ms) && (mine === undefined || ms < mine) ? ms : mine
+    if (at !== undefined) {
+      anyDeadline = true
+      givenDeadlines.set(t, at)
+    }
+    return t
   }
 
   // The napi-rs object of a token, for the Rust side (anything else is returned as is, and
@@ -133,12 +148,6 @@ class CancelToken {
   static #check(t, name) {
     if (!CancelToken.#is(t)) validate.invalidType(name, 'an instance of CancelToken', t)
     return t
-  }
-
-  /** The earlier of this token's known deadline and `ms`. */
-  #earlier(ms) {
-    if (!Number.isFinite(ms)) return this.#deadline
-    return this.#deadline === undefined || ms < this.#deadline ? ms : this.#deadline
   }
 
   cancel(reason) {
@@ -166,23 +175,25 @@ class CancelToken {
     const d = this.#native().deadline
     // Core keeps deadlines as monotonic instants, which cannot go back before the machine
     // booted: a deadline given before that (1970, say) reads back as the instant given.
-    if (this.#deadline !== undefined && (d === null || this.#deadline <= d.getTime())) return new Date(this.#deadline)
+    const given = anyDeadline ? givenDeadlines.get(this) : undefined
+    if (given !== undefined && (d === null || given <= d.getTime())) return new Date(given)
     return d
   }
 
   child() {
-    return new CancelToken(HANDLE, childOf(this.#h), this.#deadline)
+    const t = new CancelToken(HANDLE, childOf(this.#h))
+    return anyDeadline ? this.#withDeadline(t, undefined) : t
   }
 
   withTimeout(ms, reason) {
     validate.duration(ms, 'ms')
     const at = Date.now() + ms
-    return CancelToken.#wrap(this.#native().withTimeout(ms, reason), this.#earlier(at))
+    return this.#withDeadline(CancelToken.#wrap(this.#native().withTimeout(ms, reason)), at)
   }
 
   withDeadline(deadline, reason) {
     const ms = validate.deadline(deadline, 'deadline')
-    return CancelToken.#wrap(this.#native().withDeadline(ms, reason), this.#earlier(ms))
+    return this.#withDeadline(CancelToken.#wrap(this.#native().withDeadline(ms, reason)), ms)
   }
 
   static any(tokens) {
@@ -208,10 +219,10 @@ class CancelToken {
 
   get signal() {
     const s = this.#native().signal
-    if (this.#fanOut) {
+    if (fanOut.has(this)) {
       // Every task of a group may listen on its signal: no MaxListenersExceededWarning.
       setMaxListeners(0, s)
-      this.#fanOut = false
+      fanOut.delete(this)
     }
     return s
   }
@@ -265,7 +276,7 @@ class CancelToken {
       is: CancelToken.#is,
       check: CancelToken.#check,
       fanOut(t) {
-        t.#fanOut = true
+        fanOut.add(t)
         return t
       },
     }
