@@ -334,3 +334,31 @@ test('every js example in the README parses on this Node (the minimum supported 
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('index.d.ts declares exactly the members each class has at run time', async () => {
+  const { readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { here } = await import('./helpers.mjs')
+  const dts = readFileSync(join(here, '..', 'index.d.ts'), 'utf8')
+  const wellKnown = new Map([
+    [Symbol.dispose, '[Symbol.dispose]'],
+    [Symbol.asyncDispose, '[Symbol.asyncDispose]'],
+    [Symbol.iterator, '[Symbol.iterator]'],
+  ])
+  const name = (k) => (typeof k === 'symbol' ? (wellKnown.get(k) ?? `[${k.description}]`) : k)
+  for (const [, cls, body] of dts.matchAll(/export declare class (\w+)[^{]*\{([\s\S]*?)\n\}/g)) {
+    const declared = { instance: new Set(), static: new Set() }
+    for (const [, isStatic, member] of body.matchAll(/^ {2}(static )?(?:get |set )?([\w$]+|\[Symbol\.\w+\])[<(]/gm)) {
+      if (member !== 'constructor') declared[isStatic ? 'static' : 'instance'].add(member)
+    }
+    const C = gogroup[cls]
+    const actual = {
+      instance: new Set(Reflect.ownKeys(C.prototype).filter((k) => k !== 'constructor' && k !== Symbol.toStringTag && k !== inspect.custom).map(name)),
+      static: new Set(Reflect.ownKeys(C).filter((k) => !['length', 'name', 'prototype'].includes(k)).map(name)),
+    }
+    for (const kind of ['instance', 'static']) {
+      assert.deepEqual([...declared[kind]].sort(), [...actual[kind]].sort(), `${cls} ${kind} members`)
+    }
+  }
+  for (const [, fn] of dts.matchAll(/export declare function (\w+)/g)) assert.equal(typeof gogroup[fn], 'function', fn)
+})
