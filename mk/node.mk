@@ -8,18 +8,21 @@
 # hand-written typings (node/index.d.ts); the loader napi-rs generates for the addon and its
 # typings (node/binding.js, node/binding.d.ts) are committed, and lint-node regenerates them
 # with the pinned @napi-rs/cli in a target dir of their own (so the workspace's release build is
-# never invalidated) and fails on any difference.
+# never invalidated) and fails on any difference. lint-node-js runs the pinned Biome (biome.jsonc
+# at the root: node/, examples/ and conformance/ JS and TS) without writing; fmt-node writes.
 
 TEST_TARGETS += test-node
 DEMO_TARGETS += demo-node
-LINT_TARGETS += lint-node
+LINT_TARGETS += lint-node-js lint-node
 
-.PHONY: node-deps node-addon test-node lint-node node-generated demo-node bench-node
+.PHONY: node-deps node-addon test-node lint-node lint-node-js fmt-node node-generated demo-node \
+	bench-node
 
 NODE ?= node
 NPM ?= npm
 NODE_DIR := node
 NODE_BIN := $(NODE_DIR)/node_modules/.bin
+BIOME := $(NODE_BIN)/biome
 # npm ci writes this file last: a complete node_modules.
 NODE_DEPS_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 NODE_GEN_DIR := target/napi
@@ -54,6 +57,18 @@ lint-node: node-deps ## Fail if node/binding.js or binding.d.ts are stale; tsc -
 	$(NODE_BIN)/tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext \
 		--lib es2022,esnext.disposable --types node --typeRoots $(NODE_DIR)/node_modules/@types \
 		$(NODE_TS_EXAMPLES)
+
+lint-node-js: node-deps ## Biome: lint and format check of the JS/TS (biome.jsonc); writes nothing
+	@$(BIOME) check --error-on-warnings || { \
+		echo >&2 '*****************************************************************************'; \
+		echo >&2 'ERROR: lint-node-js: Biome found the lint or format problems above in the JS/TS.'; \
+		echo >&2 '       `make fmt-node` formats and applies the safe fixes; fix the rest by hand.'; \
+		echo >&2 '*****************************************************************************'; \
+		exit 1; \
+	}
+
+fmt-node: node-deps ## Format the JS/TS and apply Biome's safe fixes (sorted imports included)
+	$(BIOME) check --write
 
 demo-node: node-deps node-addon ## Build the Node addon and run every example in examples/node
 	@for f in $(NODE_EXAMPLES); do \

@@ -76,6 +76,7 @@ const batched = (batch) => async (n) => {
 
 let sink = 0
 
+// biome-ignore format: a table laid out by hand, one [workload, [[impl, fn], ...]] per entry
 const WORKLOADS = [
   ['wg_add_done_1t', [
     ['gogroup', (n) => {
@@ -268,6 +269,7 @@ async function workerSample(kind) {
   return Number(new BigInt64Array(sab, 0, 1)[0] - t0)
 }
 
+// biome-ignore format: a table laid out by hand, one [workload, impl, sample] per entry
 const LATENCY = [
   ['latency_cancel_promise', 'gogroup', () => {
     const t = new CancelToken()
