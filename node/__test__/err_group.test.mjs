@@ -372,7 +372,7 @@ test('a bounded wait leaves nothing behind: no listener on the signal, no pendin
 test('active and shutdown() count every pending task of a group without a limit', async () => {
   const g = new ErrGroup()
   const gates = []
-  for (let i = 0; i < 3; i++) g.go((token) => new Promise((r) => gates.push(r)))
+  for (let i = 0; i < 3; i++) g.go(() => new Promise((r) => gates.push(r)))
   assert.equal(g.active, 3)
   assert.throws(() => g.setLimit(2), { code: 'GOGROUP_LIMIT_IN_USE' })
   assert.equal(await alive(g.shutdown(0)), 3, 'three tasks still run')

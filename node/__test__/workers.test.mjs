@@ -12,7 +12,7 @@ function worker(file, workerData) {
   const waiters = []
   w.on('message', (m) => {
     messages.push(m)
-    waiters.splice(0).forEach((f) => f())
+    for (const f of waiters.splice(0)) f()
   })
   const next = async () => {
     while (messages.length === 0) {

@@ -117,7 +117,8 @@ class CancelToken {
   }
 
   #native() {
-    return this.#n ?? (this.#n = fromHandle(this.#h))
+    this.#n ??= fromHandle(this.#h)
+    return this.#n
   }
 
   static #wrap(n) {
