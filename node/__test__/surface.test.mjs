@@ -11,6 +11,7 @@ import * as gogroup from '../index.js'
 import { alive } from './helpers.mjs'
 
 const { CancelToken, ErrGroup, WaitGroup, Registration } = gogroup
+const api = { ...gogroup } // looked up by name below
 
 /** `fn` throws a TypeError with one of `codes`, whose message is ours, not napi-rs's. */
 function refused(fn, codes = ['ERR_INVALID_ARG_TYPE', 'GOGROUP_INVALID_ARGUMENT']) {
@@ -351,7 +352,7 @@ test('index.d.ts declares exactly the members each class has at run time', async
     for (const [, isStatic, member] of body.matchAll(/^ {2}(static )?(?:get |set )?([\w$]+|\[Symbol\.\w+\])[<(]/gm)) {
       if (member !== 'constructor') declared[isStatic ? 'static' : 'instance'].add(member)
     }
-    const C = gogroup[cls]
+    const C = api[cls]
     const actual = {
       instance: new Set(Reflect.ownKeys(C.prototype).filter((k) => k !== 'constructor' && k !== Symbol.toStringTag && k !== inspect.custom).map(name)),
       static: new Set(Reflect.ownKeys(C).filter((k) => !['length', 'name', 'prototype'].includes(k)).map(name)),
@@ -360,5 +361,5 @@ test('index.d.ts declares exactly the members each class has at run time', async
       assert.deepEqual([...declared[kind]].sort(), [...actual[kind]].sort(), `${cls} ${kind} members`)
     }
   }
-  for (const [, fn] of dts.matchAll(/export declare function (\w+)/g)) assert.equal(typeof gogroup[fn], 'function', fn)
+  for (const [, fn] of dts.matchAll(/export declare function (\w+)/g)) assert.equal(typeof api[fn], 'function', fn)
 })
