@@ -17,6 +17,9 @@ const { waitOptions } = require('./wait_group.js')
 const { cancellation } = require('./helpers.js')
 
 const Native = binding.ErrGroup
+
+/** Whether a valid limit (`undefined`: none) is one: a number >= 0 (negative or Infinity: none). */
+const limited = (n) => n !== undefined && n >= 0 && n !== Infinity
 const NO_CLONE = noClone('ErrGroup', 'share its token instead (group.token.share())')
 
 class ErrGroup {
@@ -26,6 +29,7 @@ class ErrGroup {
   #ok = null // their shared callbacks (made on first use)
   #failed = null
   #threw = null
+  #limited = false // the group has a limit: `__hold` would refuse, so `#start` does not ask
 
   constructor(options) {
     const o = validate.options(options)
@@ -36,6 +40,7 @@ class ErrGroup {
       const limit = o.limit === undefined || o.limit === null ? undefined : validate.limit(o.limit, 'options.limit')
       const collect = validate.optionalOneOf(o.collect, 'options.collect', ['first', 'all'])
       native = { token, signal, limit, collect }
+      this.#limited = limited(limit)
     }
     this.#n = new Native(native)
     this.gogroup = NO_CLONE
@@ -58,7 +63,7 @@ class ErrGroup {
 
   /** Starts `fn` in the shared slot; false if the group must use its native path. */
   #start(fn) {
-    if (this.#pending === 0 && !this.#n.__hold()) return false
+    if (this.#pending === 0 && (this.#limited || !this.#n.__hold())) return false
     if (this.#ok === null) this.#makeSettlers()
     this.#pending++
     const token = this.token
@@ -99,6 +104,7 @@ class ErrGroup {
   setLimit(n) {
     validate.limit(n, 'n')
     this.#n.setLimit(n)
+    this.#limited = limited(n)
   }
 
   get active() {
