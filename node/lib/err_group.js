@@ -15,6 +15,7 @@ const { whenSettled } = require('./settle.js')
 const { internals: tokens } = require('./cancel_token.js')
 const { waitOptions } = require('./wait_group.js')
 const { cancellation } = require('./helpers.js')
+const runMap = require('./run_map.js')
 
 const Native = binding.ErrGroup
 
@@ -29,6 +30,7 @@ class ErrGroup {
   #ok = null // their shared callbacks (made on first use)
   #failed = null
   #threw = null
+  #waiters = null // the run()/map() calls whose task waits for a slot (lib/run_map.js)
   #limited = false // the group has a limit: `__hold` would refuse, so `#start` does not ask
 
   constructor(options) {
@@ -59,6 +61,23 @@ class ErrGroup {
   tryGo(fn) {
     validate.fn(fn, 'fn')
     return this.#start(fn) || this.#n.tryGo(fn)
+  }
+
+  run(fn) {
+    validate.fn(fn, 'fn')
+    return runMap.run(this, this.#waitersOf(), fn)
+  }
+
+  map(items, fn, options) {
+    const isAsync = validate.anyIterable(items, 'items', 'an iterable or an async iterable')
+    validate.fn(fn, 'fn')
+    const o = validate.options(options)
+    const limit = o === undefined || o.limit === undefined || o.limit === null ? Infinity : validate.concurrency(o.limit, 'options.limit')
+    return runMap.map(this, this.#waitersOf(), items, isAsync, fn, limit)
+  }
+
+  #waitersOf() {
+    return this.#waiters ?? (this.#waiters = new runMap.Waiters(this.token))
   }
 
   /** Starts `fn` in the shared slot; false if the group must use its native path. */

@@ -1,0 +1,489 @@
+'use strict'
+// `ErrGroup.run` and `ErrGroup.map`: tasks that give back a value (asyncio's
+// `TaskGroup.create_task`, p-limit's `limit(fn)`, p-map), built on the group's own `go`.
+//
+// Every task is one `go` task, so the group's rules are the only rules: the limit, the queue
+// when it is full (in call order), the first failure cancelling the token, `collect: 'all'`,
+// `wait()` and `active` counting it. This file only carries the task's value (or failure) back
+// to the caller's promise, and feeds `map`'s items to `go` lazily. It decides nothing about the
+// group itself.
+//
+// Rules (the typings and README say the same):
+// 1. The promise settles like the task: the value of `fn` (a thenable awaited, its `then`
+//    called once), or a rejection with the very value thrown. The group records that failure
+//    by its own rule, so the promise is marked handled: ignoring it never raises an
+//    `unhandledRejection` (`wait()` reports the failure; awaiting the promise still sees it).
+// 2. A task that never runs settles too: if the group's token is cancelled while the task
+//    waits for a slot, core drops it (`go`'s rule) and the promise rejects with the token's
+//    reason. Nothing is recorded for it in the group (the cancellation already says why).
+// 3. `map` pulls an item only when a task can take it, inside that task's slot: so a large or
+//    endless source is consumed lazily (at most `limit` items taken and not finished), `wait()`
+//    covers a map still pulling, and an error thrown by the source is that task's failure.
+//    It stops taking items once the group's token is cancelled (its first failure, a parent, a
+//    shutdown) and then rejects with the token's reason unless one of its tasks failed first;
+//    tasks already running go on, their outcome the group's. An early stop closes the source
+//    (`return()`, as `for … of` does). Results are in input order.
+//
+// Cost: what the task costs in the group (`go`), plus a closure; `run` makes no promise of its
+// own for a task that starts at once and returns one. A map keeps at most
+// `min(options.limit, group limit)` tasks of its own started, and adds one reaction per item:
+// on a group with a limit that it has to itself it never queues in core, since each finished
+// task starts the next in the slot it freed (its reaction runs after the group's, which gives
+// the slot back); on a busy group at most one of its tasks waits in core's queue.
+
+const promiseThen = Promise.prototype.then
+const noop = () => {}
+
+// What the function of a task gave, as the task's `kind`.
+const NOTHING = 0 // it was not called (a map found its source exhausted, or had stopped)
+const VALUE = 1
+const PROMISE = 2 // `out` is a native promise
+const THREW = 3
+
+const NOT_THENABLE = Symbol('not thenable')
+
+// Where a `run` task is.
+const WAITING = 0 // inside `go`, not started (yet)
+const QUEUED = 1 // waits in core's queue for a slot
+const STARTED = 2
+const ABANDONED = 3 // never ran: the token was cancelled while it waited
+
+/**
+ * `r` as a native promise if it is a thenable (a foreign thenable's `then` is read and called
+ * once, as `await` does), else `NOT_THENABLE`. Throws what reading `then` throws.
+ */
+function promiseOf(r) {
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return NOT_THENABLE
+  const then = r.then
+  if (typeof then !== 'function') return NOT_THENABLE
+  if (then === promiseThen) return r
+  return new Promise((resolve, reject) => then.call(r, resolve, reject))
+}
+
+/** Marks `p` handled: its rejection is the group's to report (rule 1). */
+function handled(p) {
+  promiseThen.call(p, undefined, noop)
+}
+
+/**
+ * The `run`/`map` calls of one group whose task waits in core's queue for a slot. If the
+ * group's token is cancelled first, core never runs that task (rule 2): each entry still
+ * `waiting` then gets `abandon(reason)`. One `onCancel` registration, held only while some task
+ * waits, so an idle group keeps no callback on its token.
+ *
+ * Entries are kept in a list in the order they queued, which is the order core starts them:
+ * an entry that starts sets `waiting = false` and calls `started()`, which drops the entries at
+ * the front that no longer wait (cheaper than a Set for thousands of queued tasks; correct in
+ * any order, since a cancel looks at `waiting`, not at the position).
+ */
+class Waiters {
+  #token
+  #list = []
+  #head = 0 // entries before it no longer wait
+  #reg = null
+
+  constructor(token) {
+    this.#token = token
+  }
+
+  #cancelled = (reason) => {
+    this.#reg = null
+    const list = this.#list
+    const head = this.#head
+    this.#list = []
+    this.#head = 0
+    for (let i = head; i < list.length; i++) if (list[i].waiting) list[i].abandon(reason)
+  }
+
+  add(entry) {
+    this.#list.push(entry)
+    if (this.#reg === null) this.#reg = this.#token.onCancel(this.#cancelled)
+  }
+
+  started() {
+    const list = this.#list
+    let head = this.#head
+    while (head < list.length && !list[head].waiting) head++
+    if (head < list.length) {
+      if (head >= 1024 && head * 2 >= list.length) {
+        this.#list = list.slice(head) // a queue that never empties: drop the front now and then
+        head = 0
+      }
+      this.#head = head
+      return
+    }
+    this.#list = []
+    this.#head = 0
+    if (this.#reg !== null) {
+      this.#reg.stop()
+      this.#reg = null
+    }
+  }
+}
+
+/**
+ * `group.run(fn)`: `fn(token)` as a `go` task; a promise of its value.
+ *
+ * A task that starts in this call and returns a native promise hands that very promise back:
+ * the group attached its handling first (so the caller resumes after the task left the group,
+ * and a rejection is handled), and no promise is made. Otherwise the caller gets a promise of
+ * its own, which a task that waited for a slot returns to the group, so that the group handles
+ * it in the same way.
+ */
+function run(group, waiters, fn) {
+  const r = new RunTask(fn, waiters)
+  group.go((token) => r.start(token))
+  if (r.state === STARTED) {
+    if (r.kind === PROMISE) return r.out
+    if (r.kind === VALUE) return Promise.resolve(r.out)
+    const p = Promise.reject(r.out)
+    handled(p)
+    return p
+  }
+  r.state = QUEUED
+  r.promise = new Promise((resolve, reject) => {
+    r.resolve = resolve
+    r.reject = reject
+  })
+  waiters.add(r)
+  return r.promise
+}
+
+/** One `run` task, and its entry in `Waiters` while it waits for a slot. */
+class RunTask {
+  constructor(fn, waiters) {
+    this.fn = fn
+    this.waiters = waiters
+    this.state = WAITING
+    this.kind = NOTHING
+    this.out = undefined
+    this.promise = null // the caller's, when the task does not give one at once
+    this.resolve = null
+    this.reject = null
+  }
+
+  get waiting() {
+    return this.state === QUEUED
+  }
+
+  start(token) {
+    if (this.state === ABANDONED) return undefined // the caller was told it never ran (rule 2)
+    const queued = this.state === QUEUED
+    this.state = STARTED
+    try {
+      const r = this.fn(token)
+      const p = promiseOf(r)
+      if (p === NOT_THENABLE) {
+        this.kind = VALUE
+        this.out = r
+      } else {
+        this.kind = PROMISE
+        this.out = p
+      }
+    } catch (e) {
+      this.kind = THREW
+      this.out = e
+    }
+    if (!queued) {
+      if (this.kind === THREW) throw this.out // the group records it, by its rules
+      return this.kind === PROMISE ? this.out : undefined
+    }
+    this.waiters.started()
+    if (this.kind === THREW) {
+      this.reject(this.out)
+      handled(this.promise)
+      throw this.out
+    }
+    this.resolve(this.out)
+    // The group handles the caller's promise, which follows `out`, one step later.
+    return this.kind === PROMISE ? this.promise : undefined
+  }
+
+  abandon(reason) {
+    if (this.state !== QUEUED) return
+    this.state = ABANDONED
+    this.reject(reason)
+    handled(this.promise)
+  }
+}
+
+/**
+ * `group.map(items, fn, { limit })`. `isAsync`: `items` is read as an async iterable
+ * (`validate.anyIterable`). `limit`: an integer >= 1, or Infinity.
+ */
+function map(group, waiters, items, isAsync, fn, limit) {
+  const groupLimit = group.limit
+  // Never more of its own tasks than the group can run: each then starts at once.
+  const window = groupLimit !== null && groupLimit > 0 && groupLimit < limit ? groupLimit : limit
+  return new Mapping(group, waiters, items, isAsync, fn, window).promise
+}
+
+class Mapping {
+  constructor(group, waiters, items, isAsync, fn, window) {
+    this.group = group
+    this.waiters = waiters
+    this.fn = fn
+    this.window = window
+    this.isAsync = isAsync
+    // An array that iterates as arrays do: read by index (the same items, in the same order,
+    // as its iterator would give; its length read at each step, as the iterator does).
+    this.array = !isAsync && Array.isArray(items) && items[Symbol.iterator] === arrayValues ? items : null
+    this.it = null // the iterator, opened at the first pull
+    this.items = items
+    this.index = 0 // items taken
+    this.running = 0 // tasks started or waiting for a slot, their outcome not yet seen here
+    this.waiting = false // one task waits in core's queue (never more: the next goes after it)
+    this.pulling = false // async source: a task awaits next()
+    this.inPull = false // sync source: inside next() (a cancel from there closes it after)
+    this.exhausted = false
+    this.stopped = false // the promise is settled (or settling): take no more items
+    this.results = []
+    this.inGo = false
+    this.startedNow = false
+    this.kind = NOTHING
+    this.out = undefined
+    this.at = -1 // the index (sync source) or the record (async source) of `out`
+    this.promise = new Promise((res, rej) => {
+      this.resolve = res
+      this.reject = rej
+    })
+    this.task = (token) => this.#start(token)
+    this.failed = (e) => this.stop(e)
+    this.entry = null // in `Waiters`, while a task of this map waits for a slot
+    this.#pump()
+  }
+
+  /** Starts tasks while the window allows, then settles if everything is done. */
+  #pump() {
+    while (
+      !this.stopped &&
+      !this.waiting &&
+      !this.pulling &&
+      !this.exhausted &&
+      this.running < this.window &&
+      (this.array === null || this.index < this.array.length)
+    ) {
+      this.running++
+      this.startedNow = false
+      this.inGo = true
+      try {
+        this.group.go(this.task)
+      } catch (e) {
+        this.stop(e)
+        return
+      } finally {
+        this.inGo = false
+      }
+      if (!this.startedNow) {
+        // Waits for a slot (another task of the group holds it); the next one goes when this
+        // one starts, so a busy group never holds more than one of this map's tasks queued.
+        this.waiting = true
+        this.entry = new MapEntry(this)
+        this.waiters.add(this.entry)
+        return
+      }
+      this.#outcome(this.kind, this.out, this.at)
+    }
+    if (this.stopped || this.running > 0) return
+    if (this.exhausted || (this.array !== null && this.index >= this.array.length)) {
+      this.stopped = true
+      this.resolve(this.results)
+    }
+  }
+
+  /** The task, in its slot (`token`: the group's). */
+  #start(token) {
+    const now = this.inGo
+    if (now) {
+      this.startedNow = true
+    } else {
+      this.waiting = false
+      this.entry.waiting = false
+      this.entry = null
+      this.waiters.started()
+    }
+    this.kind = NOTHING
+    if (!this.stopped) {
+      if (token.cancelled) this.stop(token.reason)
+      else if (this.isAsync) this.#pullAsync(token)
+      else this.#take(token)
+    }
+    const kind = this.kind
+    const out = this.out
+    if (!now) {
+      // Started from core's queue: see the outcome after the group's own handling, and pump
+      // again outside core's poll.
+      const at = this.at
+      queueMicrotask(() => {
+        this.#outcome(kind, out, at)
+        this.#pump()
+      })
+    }
+    if (kind === THREW) throw out
+    return kind === PROMISE ? out : undefined
+  }
+
+  /** Takes the next item of a sync source and calls `fn` on it. */
+  #take(token) {
+    let value
+    if (this.array !== null) {
+      if (this.index >= this.array.length) {
+        this.exhausted = true
+        return
+      }
+      value = this.array[this.index]
+    } else {
+      let step
+      this.inPull = true
+      try {
+        if (this.it === null) this.it = this.items[Symbol.iterator]()
+        step = this.it.next()
+        if (step === null || typeof step !== 'object') throw new TypeError(`Iterator result ${step} is not an object`)
+        if (step.done) {
+          this.exhausted = true
+          return
+        }
+        value = step.value
+      } catch (e) {
+        this.exhausted = true // a source that threw is finished (`for … of` does not close it)
+        this.kind = THREW
+        this.out = e
+        return
+      } finally {
+        this.inPull = false
+        if (this.stopped) this.#close()
+      }
+      if (this.stopped) return // stopped from inside next(): the item is dropped
+    }
+    const i = this.index++
+    this.results.push(undefined) // its place, so that the array stays dense whatever finishes first
+    this.at = i
+    this.#call(value, i, token)
+  }
+
+  #call(value, i, token) {
+    try {
+      const r = this.fn(value, i, token)
+      const p = promiseOf(r)
+      if (p === NOT_THENABLE) {
+        this.kind = VALUE
+        this.out = r
+      } else {
+        this.kind = PROMISE
+        this.out = p
+      }
+    } catch (e) {
+      this.kind = THREW
+      this.out = e
+    }
+  }
+
+  /**
+   * Async source: the task awaits the next item (one pull at a time: the next task starts
+   * pulling once this one has its item), then runs `fn` on it; its promise is the task's.
+   */
+  #pullAsync(token) {
+    const record = { i: -1 } // set once the item came (an index), for `#outcome`
+    let pull
+    try {
+      if (this.it === null) this.it = this.items[Symbol.asyncIterator]()
+      pull = Promise.resolve(this.it.next())
+    } catch (e) {
+      this.exhausted = true
+      this.kind = THREW
+      this.out = e
+      return
+    }
+    this.pulling = true
+    this.kind = PROMISE
+    this.at = record
+    this.out = promiseThen.call(
+      pull,
+      (step) => {
+        this.pulling = false
+        if (step === null || typeof step !== 'object') throw new TypeError(`Iterator result ${step} is not an object`)
+        if (step.done) {
+          this.exhausted = true
+          return undefined
+        }
+        if (this.stopped) return undefined
+        const i = this.index++
+        this.results.push(undefined)
+        record.i = i
+        this.#call(step.value, i, token)
+        const { kind, out } = this
+        this.#pump() // the next task may pull the next item
+        if (kind === THREW) throw out
+        return out // this task's promise resolves with it (a promise is adopted)
+      },
+      (e) => {
+        this.pulling = false
+        this.exhausted = true
+        throw e
+      },
+    )
+  }
+
+  /** What a task gave (`at`: its index, or the async record), seen after the group's handling. */
+  #outcome(kind, out, at) {
+    if (kind === PROMISE) {
+      try {
+        promiseThen.call(out, typeof at === 'number' ? (v) => this.#ok(at, v) : (v) => this.#ok(at.i, v), this.failed)
+      } catch (e) {
+        this.stop(e) // `out` has Promise.prototype.then but is no promise (the group failed it too)
+      }
+      return
+    }
+    this.running--
+    if (kind === VALUE) this.results[at] = out
+    else if (kind === THREW) this.stop(out)
+  }
+
+  #ok(i, v) {
+    this.running--
+    if (this.stopped) return
+    if (i >= 0) this.results[i] = v
+    this.#pump()
+  }
+
+  /** Rejects with `e` (the first failure, or the token's reason) and closes the source. */
+  stop(e) {
+    if (this.stopped) return
+    this.stopped = true
+    this.reject(e)
+    handled(this.promise)
+    this.#close()
+  }
+
+  /** An early stop: `return()` on the source, as `for … of` does; its own failure is dropped. */
+  #close() {
+    if (this.it === null || this.exhausted || this.inPull) return
+    const it = this.it
+    this.it = null
+    this.exhausted = true
+    try {
+      const ret = it.return
+      if (typeof ret !== 'function') return
+      const r = ret.call(it)
+      if (this.isAsync) promiseThen.call(Promise.resolve(r), undefined, noop)
+    } catch {}
+  }
+}
+
+/** A map's entry in `Waiters`: its task waiting for a slot. */
+class MapEntry {
+  constructor(mapping) {
+    this.mapping = mapping
+    this.waiting = true
+  }
+
+  abandon(reason) {
+    this.waiting = false
+    this.mapping.waiting = false
+    this.mapping.stop(reason)
+  }
+}
+
+const arrayValues = Array.prototype[Symbol.iterator]
+
+module.exports = { Waiters, run, map }
