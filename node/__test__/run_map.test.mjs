@@ -4,6 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ErrGroup, CancelToken } from '../index.js'
+import testing from '../testing.js'
 import { alive, isPending, run as runNode, addon } from './helpers.mjs'
 
 function gate() {
@@ -248,6 +249,40 @@ test('rejected run() and map() promises nobody handles never raise an unhandled 
   assert.equal(r.stderr, '')
   assert.equal(r.code, 0)
   assert.equal(r.stdout.trim(), 'no unhandled rejection')
+})
+
+test('groups whose run() and map() tasks queued leave nothing behind once dropped, cancelled or not', async () => {
+  // Collects until what the addon's glue holds stops changing (tokens are freed by a
+  // FinalizationRegistry, in a task of its own after a collection).
+  async function settled() {
+    let last = ''
+    let same = 0
+    for (let i = 0; i < 1000 && same < 5; i++) {
+      globalThis.gc()
+      await new Promise((r) => setImmediate(r))
+      const h = testing.hostStats()
+      const now = JSON.stringify(h)
+      same = now === last ? same + 1 : 0
+      last = now
+    }
+    return JSON.parse(last)
+  }
+  const before = await settled()
+  for (let i = 0; i < 2000; i++) {
+    const g = new ErrGroup({ limit: 1 })
+    const hold = gate()
+    const first = g.run(() => hold.p)
+    const queued = g.run(() => i) // waits: the group watches its token from now on
+    const mapped = g.map([1, 2], (x) => x)
+    hold.open()
+    await Promise.all([first, queued, mapped])
+    if (i % 2 === 0) await g.wait() // half of them cancelled (wait() does), half never
+  }
+  const after = await settled()
+  assert.equal(after.values, before.values, 'JS values kept by the addon')
+  assert.equal(after.tokens, before.tokens, 'tokens behind handles')
+  assert.equal(after.tasks, before.tasks)
+  assert.equal(after.pending, before.pending)
 })
 
 // ---- map ------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class ErrGroup {
   }
 
   #waitersOf() {
-    return this.#waiters ?? (this.#waiters = new runMap.Waiters(this.token))
+    return this.#waiters ?? (this.#waiters = new runMap.Waiters())
   }
 
   /** Starts `fn` in the shared slot; false if the group must use its native path. */

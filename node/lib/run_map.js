@@ -68,36 +68,66 @@ function handled(p) {
 /**
  * The `run`/`map` calls of one group whose task waits in core's queue for a slot. If the
  * group's token is cancelled first, core never runs that task (rule 2): each entry still
- * `waiting` then gets `abandon(reason)`. One `onCancel` registration, held only while some task
- * waits, so an idle group keeps no callback on its token.
+ * `waiting` then gets `abandon(reason)`.
  *
- * Entries are kept in a list in the order they queued, which is the order core starts them:
- * an entry that starts sets `waiting = false` and calls `started()`, which drops the entries at
- * the front that no longer wait (cheaper than a Set for thousands of queued tasks; correct in
- * any order, since a cancel looks at `waiting`, not at the position).
+ * One `onCancel` registration per group, made when a task first waits and never stopped (a
+ * registration costs ~3 µs: one per queued task would double what a queued task costs). Its
+ * callback reaches only this object's queue, never the group or its token, so it keeps no
+ * cycle through the addon: an idle group is collected as any other, and its registration with
+ * its token. After the token was cancelled, an entry added later is abandoned in a microtask.
+ *
+ * Entries are kept in the order they queued, which is the order core starts them: an entry that
+ * starts sets `waiting = false` and calls `started()`, which drops the entries at the front that
+ * no longer wait (no hashing per task; correct in any order, since a cancel looks at `waiting`,
+ * not at the position).
  */
 class Waiters {
-  #token
-  #list = []
-  #head = 0 // entries before it no longer wait
-  #reg = null
+  #queue = new WaitingList()
 
-  constructor(token) {
-    this.#token = token
+  /** `entry` waits for a slot in the group whose token is `token`. */
+  add(entry, token) {
+    const q = this.#queue
+    q.push(entry)
+    if (q.state === UNWATCHED) {
+      q.state = WATCHED
+      token.onCancel(q.cancelled) // kept until the token is cancelled or dropped
+    } else if (q.state === CANCELLED) {
+      queueMicrotask(q.flush)
+    }
   }
 
-  #cancelled = (reason) => {
-    this.#reg = null
+  started() {
+    this.#queue.started()
+  }
+}
+
+// What a `WaitingList` knows of its group's token.
+const UNWATCHED = 0
+const WATCHED = 1 // its onCancel callback is registered
+const CANCELLED = 2 // … and has run
+
+class WaitingList {
+  state = UNWATCHED
+  reason = undefined
+  #list = []
+  #head = 0 // entries before it no longer wait
+
+  cancelled = (reason) => {
+    this.state = CANCELLED
+    this.reason = reason
+    this.flush()
+  }
+
+  flush = () => {
     const list = this.#list
     const head = this.#head
     this.#list = []
     this.#head = 0
-    for (let i = head; i < list.length; i++) if (list[i].waiting) list[i].abandon(reason)
+    for (let i = head; i < list.length; i++) if (list[i].waiting) list[i].abandon(this.reason)
   }
 
-  add(entry) {
+  push(entry) {
     this.#list.push(entry)
-    if (this.#reg === null) this.#reg = this.#token.onCancel(this.#cancelled)
   }
 
   started() {
@@ -110,14 +140,11 @@ class Waiters {
         head = 0
       }
       this.#head = head
-      return
+    } else {
+      this.#list = []
+      head = 0
     }
-    this.#list = []
-    this.#head = 0
-    if (this.#reg !== null) {
-      this.#reg.stop()
-      this.#reg = null
-    }
+    this.#head = head
   }
 }
 
@@ -145,7 +172,7 @@ function run(group, waiters, fn) {
     r.resolve = resolve
     r.reject = reject
   })
-  waiters.add(r)
+  waiters.add(r, group.token)
   return r.promise
 }
 
@@ -279,7 +306,7 @@ class Mapping {
         // one starts, so a busy group never holds more than one of this map's tasks queued.
         this.waiting = true
         this.entry = new MapEntry(this)
-        this.waiters.add(this.entry)
+        this.waiters.add(this.entry, this.group.token)
         return
       }
       this.#outcome(this.kind, this.out, this.at)
