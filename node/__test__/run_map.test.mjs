@@ -136,6 +136,42 @@ test('run honours the limit: queued tasks start in call order and each gets its 
   await alive(g.wait())
 })
 
+test('run(), go() and map() tasks waiting for a slot share one queue, in call order', async () => {
+  const g = new ErrGroup({ limit: 1 })
+  const order = []
+  const hold = gate()
+  const first = g.run(async () => { order.push('run 0'); await hold.p; return 0 })
+  const a = g.run(() => { order.push('run 1'); return 1 })
+  g.go(async () => { order.push('go 2') })
+  const b = g.run(async () => { order.push('run 3'); return 3 })
+  const m = g.map(['map 4', 'map 5'], (x) => { order.push(x); return x })
+  const c = g.run(() => { order.push('run 6'); return 6 })
+  assert.deepEqual(order, ['run 0'])
+  hold.open()
+  assert.deepEqual(await alive(Promise.all([first, a, b, m, c])), [0, 1, 3, ['map 4', 'map 5'], 6])
+  await alive(g.wait())
+  // map keeps one task queued at a time, so its second item queues behind run 6.
+  assert.deepEqual(order, ['run 0', 'run 1', 'go 2', 'run 3', 'map 4', 'run 6', 'map 5'])
+})
+
+test('run() on a group cancelled while tasks wait: those and any later queued ones reject, none runs', async () => {
+  const g = new ErrGroup({ limit: 1 })
+  const hold = gate()
+  const first = g.run(() => hold.p)
+  let ran = 0
+  const before = [g.run(() => { ran++ }), g.run(() => { ran++ })]
+  const why = new Error('cancelled')
+  g.token.cancel(why)
+  const after = [g.run(() => { ran++ }), g.map([1], () => { ran++ })]
+  for (const p of [...before, ...after]) await assert.rejects(alive(p), (e) => e === why)
+  hold.open('ok')
+  assert.equal(await alive(first), 'ok')
+  await alive(g.wait())
+  assert.equal(ran, 0)
+  // Once the slot is free, a run starts at once again (as go does on a cancelled group).
+  assert.equal(await alive(g.run(() => 'again')), 'again')
+})
+
 test('the first failure rejects its run() and cancels the siblings, which see it as the reason', async () => {
   const g = new ErrGroup()
   const boom = new Error('boom')
