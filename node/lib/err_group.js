@@ -7,7 +7,8 @@
 // in core (`__hold` takes it for the first, `__release` gives it back after the last), so a
 // task costs what `Promise.all` costs; a failure is recorded in core at once (`__fail`: the
 // first one cancels the token, as always). With a limit, or while a `go` waits for a slot,
-// every task takes its own slot through the native method.
+// every task takes its own slot through the native method. `run`/`map` (lib/run_map.js) are
+// `go` tasks that carry a value back.
 
 const { binding, noClone, inspectAs, inspectCustom } = require('./native.js')
 const validate = require('./validate.js')
@@ -72,7 +73,8 @@ class ErrGroup {
     const isAsync = validate.anyIterable(items, 'items', 'an iterable or an async iterable')
     validate.fn(fn, 'fn')
     const o = validate.options(options)
-    const limit = o === undefined || o.limit === undefined || o.limit === null ? Infinity : validate.concurrency(o.limit, 'options.limit')
+    const none = o === undefined || o.limit === undefined || o.limit === null
+    const limit = none ? Infinity : validate.concurrency(o.limit, 'options.limit')
     return runMap.map(this, this.#waitersOf(), items, isAsync, fn, limit)
   }
 
