@@ -337,6 +337,20 @@ test('map resolves with the results in input order, whatever order the tasks fin
   await alive(g.wait())
 })
 
+test('wait() waits for a map still taking items: the group never looks idle between two of its tasks', async () => {
+  for (const [groupLimit, callLimit] of [[undefined, 1], [1, undefined], [3, 2], [undefined, undefined]]) {
+    for (const fn of [async (x) => { await null; return x }, (x) => x]) {
+      for (const items of [() => [1, 2, 3, 4, 5], () => new Set([1, 2, 3, 4, 5]).values(), async function* () { yield* [1, 2, 3, 4, 5] }]) {
+        const g = new ErrGroup({ limit: groupLimit })
+        const m = g.map(items(), fn, { limit: callLimit })
+        await alive(g.wait())
+        assert.equal(await isPending(m), false, 'map settled before wait() resolved')
+        assert.deepEqual(await m, [1, 2, 3, 4, 5], `group limit ${groupLimit}, call limit ${callLimit}`)
+      }
+    }
+  }
+})
+
 test('map takes any iterable: a Set, a Map, a generator, an array with holes; fn may be sync or return thenables', async () => {
   const g = new ErrGroup({ limit: 3 })
   assert.deepEqual(await g.map(new Set([3, 1, 2]), (x) => x * 2), [6, 2, 4])

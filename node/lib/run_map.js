@@ -24,18 +24,18 @@
 //    tasks already running go on, their outcome the group's. An early stop closes the source
 //    (`return()`, as `for … of` does). Results are in input order.
 //
-// Cost: what the task costs in the group (`go`), plus a small record; `run` makes no closure
-// per task, and no promise of its own for a task that starts at once and returns one. A map keeps at most
-// `min(options.limit, group limit)` tasks of its own started, and adds one reaction per item:
-// on a group with a limit that it has to itself it never queues in core, since each finished
-// task starts the next in the slot it freed (its reaction runs after the group's, which gives
-// the slot back); on a busy group at most one of its tasks waits in core's queue.
+// Cost: what the task costs in the group (`go`), plus a small record. `run` makes no closure
+// per task, and no promise of its own for a task that starts at once and returns one. A map
+// keeps at most `min(options.limit, group limit)` tasks of its own in the group and adds a
+// reaction or two per item; with a limit, each next task starts in the slot a finished one
+// freed (`Mapping` explains when it must wait in core's queue instead); on a busy group at
+// most one of its tasks waits there.
 
 const promiseThen = Promise.prototype.then
 const noop = () => {}
 
-// What the function of a task gave, as the task's `kind`.
-const NOTHING = 0 // it was not called (a map found its source exhausted, or had stopped)
+// What the function of a `run` task gave, as the task's `kind`.
+const NOTHING = 0 // not called yet
 const VALUE = 1
 const PROMISE = 2 // `out` is a native promise
 const THREW = 3
@@ -294,15 +294,29 @@ function map(group, waiters, items, isAsync, fn, limit) {
   const groupLimit = group.limit
   // Never more of its own tasks than the group can run: each then starts at once.
   const window = groupLimit !== null && groupLimit > 0 && groupLimit < limit ? groupLimit : limit
-  return new Mapping(group, waiters, items, isAsync, fn, window).promise
+  return new Mapping(group, waiters, items, isAsync, fn, window, groupLimit === null).promise
 }
 
+/**
+ * One `map` call.
+ *
+ * The group must never look idle while the map has items left: `wait()` completes (and cancels
+ * the token) the moment the group's count drops to zero, inside the call that drops it. So a
+ * task of the map reports its value to the map (`#ok`) BEFORE the group sees it finish (the
+ * group awaits the task's promise `d`, which settles after `#ok`), and the next task is started
+ * before the last task of the map in the group leaves it. In a group without a limit `#ok`
+ * starts it at once. In a group with a limit the slot is still held during `#ok`, and a task
+ * started then would wait in core's queue: so the next task starts after the group's own
+ * reaction to `d` (`after`), directly in the freed slot; only the map's last task in the group
+ * is held back (its `d` follows a promise resolved once the next task has started).
+ */
 class Mapping {
-  constructor(group, waiters, items, isAsync, fn, window) {
+  constructor(group, waiters, items, isAsync, fn, window, unlimited) {
     this.group = group
     this.waiters = waiters
     this.fn = fn
     this.window = window
+    this.unlimited = unlimited // the group has no limit: a next task always starts at once
     this.isAsync = isAsync
     // An array that iterates as arrays do: read by index (the same items, in the same order,
     // as its iterator would give; its length read at each step, as the iterator does).
@@ -310,7 +324,8 @@ class Mapping {
     this.it = null // the iterator, opened at the first pull
     this.items = items
     this.index = 0 // items taken
-    this.running = 0 // tasks started or waiting for a slot, their outcome not yet seen here
+    this.running = 0 // tasks in the window: started or waiting for a slot, not yet left the group
+    this.unreported = 0 // of them, those whose value (or failure) has not reached the map
     this.waiting = false // one task waits in core's queue (never more: the next goes after it)
     this.pulling = false // async source: a task awaits next()
     this.inPull = false // sync source: inside next() (a cancel from there closes it after)
@@ -319,15 +334,20 @@ class Mapping {
     this.results = []
     this.inGo = false
     this.startedNow = false
-    this.kind = NOTHING
-    this.out = undefined
-    this.at = -1 // the index (sync source) or the record (async source) of `out`
     this.promise = new Promise((res, rej) => {
       this.resolve = res
       this.reject = rej
     })
     this.task = (token) => this.#start(token)
-    this.failed = (e) => this.stop(e)
+    this.failed = (e) => {
+      this.stop(e)
+      throw e // the task's failure, for the group
+    }
+    this.after = () => {
+      this.running--
+      this.#pump()
+    }
+    this.refill = () => this.#pump()
     this.entry = null // in `Waiters`, while a task of this map waits for a slot
     this.#pump()
   }
@@ -343,6 +363,7 @@ class Mapping {
       (this.array === null || this.index < this.array.length)
     ) {
       this.running++
+      this.unreported++
       this.startedNow = false
       this.inGo = true
       try {
@@ -361,7 +382,6 @@ class Mapping {
         this.waiters.add(this.entry, this.group.token)
         return
       }
-      this.#outcome(this.kind, this.out, this.at)
     }
     if (this.stopped || this.running > 0) return
     if (this.exhausted || (this.array !== null && this.index >= this.array.length)) {
@@ -370,7 +390,7 @@ class Mapping {
     }
   }
 
-  /** The task, in its slot (`token`: the group's). */
+  /** The task, in its slot (`token`: the group's): takes an item and calls `fn` on it. */
   #start(token) {
     const now = this.inGo
     if (now) {
@@ -380,35 +400,54 @@ class Mapping {
       this.entry.waiting = false
       this.entry = null
       this.waiters.started()
+      queueMicrotask(this.refill) // fill the window, outside core's poll of its queue
     }
-    this.kind = NOTHING
-    if (!this.stopped) {
-      if (token.cancelled) this.stop(token.reason)
-      else if (this.isAsync) this.#pullAsync(token)
-      else this.#take(token)
+    if (this.stopped) {
+      this.#gone()
+      return undefined
     }
-    const kind = this.kind
-    const out = this.out
-    if (!now) {
-      // Started from core's queue: see the outcome after the group's own handling, and pump
-      // again outside core's poll.
-      const at = this.at
-      queueMicrotask(() => {
-        this.#outcome(kind, out, at)
-        this.#pump()
-      })
+    if (token.cancelled) {
+      this.#gone()
+      this.stop(token.reason)
+      return undefined
     }
-    if (kind === THREW) throw out
-    return kind === PROMISE ? out : undefined
+    const record = { i: -1, d: null } // the item's index (once taken), the task's promise
+    let p // what the task gives: a promise of fn's value
+    if (this.isAsync) {
+      p = this.#pullAsync(token, record)
+    } else {
+      let out
+      try {
+        out = this.#take(token, record)
+      } catch (e) {
+        this.#gone()
+        this.stop(e)
+        throw e // the task's failure, for the group
+      }
+      if (record.i < 0) {
+        this.#gone() // the source is exhausted: nothing to do
+        return undefined
+      }
+      // A value too goes through a promise: the task must not leave the group before `#ok`.
+      p = out === NOT_THENABLE ? Promise.resolve(record.value) : out
+      record.value = undefined
+    }
+    const d = promiseThen.call(p, (v) => this.#ok(record, v), this.failed)
+    record.d = d
+    return d
   }
 
-  /** Takes the next item of a sync source and calls `fn` on it. */
-  #take(token) {
+  /**
+   * Takes the next item of a sync source (its index in `record.i`, -1 if none is left) and
+   * calls `fn` on it: a native promise of its value, or NOT_THENABLE with the value in
+   * `record.value`. Throws what the source or `fn` throws.
+   */
+  #take(token, record) {
     let value
     if (this.array !== null) {
       if (this.index >= this.array.length) {
         this.exhausted = true
-        return
+        return undefined
       }
       value = this.array[this.index]
     } else {
@@ -420,63 +459,42 @@ class Mapping {
         if (step === null || typeof step !== 'object') throw new TypeError(`Iterator result ${step} is not an object`)
         if (step.done) {
           this.exhausted = true
-          return
+          return undefined
         }
         value = step.value
       } catch (e) {
         this.exhausted = true // a source that threw is finished (`for … of` does not close it)
-        this.kind = THREW
-        this.out = e
-        return
+        throw e
       } finally {
         this.inPull = false
         if (this.stopped) this.#close()
       }
-      if (this.stopped) return // stopped from inside next(): the item is dropped
+      if (this.stopped) return undefined // stopped from inside next(): the item is dropped
     }
     const i = this.index++
     this.results.push(undefined) // its place, so that the array stays dense whatever finishes first
-    this.at = i
-    this.#call(value, i, token)
-  }
-
-  #call(value, i, token) {
-    try {
-      const r = this.fn(value, i, token)
-      const p = promiseOf(r)
-      if (p === NOT_THENABLE) {
-        this.kind = VALUE
-        this.out = r
-      } else {
-        this.kind = PROMISE
-        this.out = p
-      }
-    } catch (e) {
-      this.kind = THREW
-      this.out = e
-    }
+    record.i = i
+    const r = this.fn(value, i, token)
+    const p = promiseOf(r)
+    if (p === NOT_THENABLE) record.value = r
+    return p
   }
 
   /**
    * Async source: the task awaits the next item (one pull at a time: the next task starts
-   * pulling once this one has its item), then runs `fn` on it; its promise is the task's.
+   * pulling once this one has its item), then runs `fn` on it. A promise of fn's value.
    */
-  #pullAsync(token) {
-    const record = { i: -1 } // set once the item came (an index), for `#outcome`
+  #pullAsync(token, record) {
     let pull
     try {
       if (this.it === null) this.it = this.items[Symbol.asyncIterator]()
       pull = Promise.resolve(this.it.next())
     } catch (e) {
       this.exhausted = true
-      this.kind = THREW
-      this.out = e
-      return
+      pull = Promise.reject(e)
     }
     this.pulling = true
-    this.kind = PROMISE
-    this.at = record
-    this.out = promiseThen.call(
+    return promiseThen.call(
       pull,
       (step) => {
         this.pulling = false
@@ -489,11 +507,9 @@ class Mapping {
         const i = this.index++
         this.results.push(undefined)
         record.i = i
-        this.#call(step.value, i, token)
-        const { kind, out } = this
-        this.#pump() // the next task may pull the next item
-        if (kind === THREW) throw out
-        return out // this task's promise resolves with it (a promise is adopted)
+        const r = this.fn(step.value, i, token)
+        this.#pump() // the next task may pull the next item (this one is in the group)
+        return r // this task's promise follows it (a thenable is adopted)
       },
       (e) => {
         this.pulling = false
@@ -503,26 +519,45 @@ class Mapping {
     )
   }
 
-  /** What a task gave (`at`: its index, or the async record), seen after the group's handling. */
-  #outcome(kind, out, at) {
-    if (kind === PROMISE) {
-      try {
-        promiseThen.call(out, typeof at === 'number' ? (v) => this.#ok(at, v) : (v) => this.#ok(at.i, v), this.failed)
-      } catch (e) {
-        this.stop(e) // `out` has Promise.prototype.then but is no promise (the group failed it too)
-      }
-      return
+  /** A task's value, before the group sees the task finish (see the class comment). */
+  #ok(record, v) {
+    this.unreported--
+    if (this.stopped) return v
+    if (record.i >= 0) this.results[record.i] = v
+    if (this.unlimited) {
+      this.running--
+      this.#pump() // starts at once: the group never looks idle
+      return v
     }
-    this.running--
-    if (kind === VALUE) this.results[at] = out
-    else if (kind === THREW) this.stop(out)
+    if (this.unreported > 0) {
+      // A task of the map that has not reported keeps the group busy: this one leaves the
+      // window, and the next starts, once the group has freed the slot.
+      promiseThen.call(record.d, this.after, noop)
+      return v
+    }
+    // The map's last task in the group: it stays there until another one is. The map's other
+    // tasks have reported already, so the group's reactions to them (and `after`, which starts
+    // the next tasks in their slots) are queued before this microtask and have run by then.
+    return new Promise((resolve) => {
+      queueMicrotask(() => {
+        if (this.unreported > 0 || this.stopped) {
+          promiseThen.call(record.d, this.after, noop)
+        } else {
+          // None could start in a freed slot: the next one starts now, waiting in core's queue
+          // for this slot if no other is free (counted by the group all the same).
+          this.running--
+          this.#pump()
+          promiseThen.call(record.d, this.refill, noop)
+        }
+        resolve(v)
+      })
+    })
   }
 
-  #ok(i, v) {
+  /** A task that ends at once, without a value (it leaves the group as it returns). */
+  #gone() {
     this.running--
-    if (this.stopped) return
-    if (i >= 0) this.results[i] = v
-    this.#pump()
+    this.unreported--
   }
 
   /** Rejects with `e` (the first failure, or the token's reason) and closes the source. */
