@@ -283,7 +283,8 @@ export declare class ErrGroup {
    *   are processed at once. Items are taken lazily, one when a task can start on it, inside
    *   that task's slot: a generator or a stream of millions is never read ahead, and
    *   `wait()` covers a map that is still reading. An async iterable is read one `next()`
-   *   at a time. Items are passed as they are (a promise item is not awaited).
+   *   at a time, by the task that will run the item (a pending `next()` is awaited, as
+   *   `for await` does). Items are passed as they are (a promise item is not awaited).
    * - Rejects with the first failure of its items — the very value thrown, also when the
    *   iterable itself throws — which the group records and which cancels its token. Once
    *   the group's token is cancelled (by that failure, a parent, `shutdown()`), no item is

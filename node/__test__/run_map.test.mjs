@@ -581,6 +581,26 @@ test('map takes an async iterable: one pull at a time, results in order, a faili
   await assert.rejects(alive(h.wait()), (e) => e === broken)
 })
 
+test('an item an async source gives after the token was cancelled is not taken', async () => {
+  const g = new ErrGroup()
+  const next = gate()
+  let asked = 0
+  const source = {
+    [Symbol.asyncIterator]() { return this },
+    next() { asked++; return next.p },
+    return() { return Promise.resolve({ done: true }) },
+  }
+  let called = 0
+  const p = g.map(source, () => { called++ })
+  assert.equal(asked, 1) // the task awaits its item
+  const why = new Error('gone')
+  g.token.cancel(why)
+  next.open({ value: 1, done: false })
+  await assert.rejects(alive(p), (e) => e === why)
+  await alive(g.wait())
+  assert.equal(called, 0)
+})
+
 test('an early stop closes an async source too', async () => {
   const g = new ErrGroup()
   let closed

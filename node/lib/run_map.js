@@ -504,6 +504,10 @@ class Mapping {
           return undefined
         }
         if (this.stopped) return undefined
+        if (token.cancelled) {
+          this.stop(token.reason) // cancelled while this task awaited the item: not taken
+          return undefined
+        }
         const i = this.index++
         this.results.push(undefined)
         record.i = i
