@@ -186,14 +186,11 @@ class WaitingList {
     const list = this.#list
     let head = this.#head
     while (head < list.length && !list[head].waiting) head++
-    if (head < list.length) {
-      if (head >= 1024 && head * 2 >= list.length) {
-        this.#list = list.slice(head) // a queue that never empties: drop the front now and then
-        head = 0
-      }
-      this.#head = head
-    } else {
+    if (head === list.length) {
       this.#list = []
+      head = 0
+    } else if (head >= 1024 && head * 2 >= list.length) {
+      this.#list = list.slice(head) // a queue that never empties: drop the front now and then
       head = 0
     }
     this.#head = head
