@@ -426,8 +426,9 @@ LANG_INTRO = {
     "node": (
         "gogroup's Node binding (`node/bench/bench.mjs`) against plain JavaScript in the same rounds: "
         "`Promise.all`, a Promise-based WaitGroup written in JS (`plain-js WaitGroup`), "
-        "`AbortController` / `AbortSignal.any`, and [p-limit](https://www.npmjs.com/package/p-limit) "
-        "(pinned in `node/bench/package.json`). Tasks are no-op `async` functions on the event loop."),
+        "`AbortController` / `AbortSignal.any`, [p-limit](https://www.npmjs.com/package/p-limit) "
+        "(pinned in `node/bench/package.json`), and the limiters people write by hand (a promise "
+        "semaphore, a pool of async workers). Tasks are no-op `async` functions on the event loop."),
 }
 LANG_NOTES = {
     "python": [
@@ -448,6 +449,15 @@ LANG_NOTES = {
         "JS, not shared with other threads or C). With a limit, every task takes a slot in core, "
         "where the limit lives.",
         "- `errgroup_go_wait_limit2`: `new ErrGroup({ limit: 2 })` vs `pLimit(2)` + `Promise.all`.",
+        "- Values from tasks, awaited by the caller: `errgroup_run_noop*` call `g.run(fn)` 10,000 "
+        "times and await `Promise.all` of the promises (peers: `Promise.all` of the calls; with "
+        "limit 8, `pLimit(8)` and a hand-written promise semaphore); `errgroup_map_noop*` await "
+        "`g.map(items, fn)` over 10,000 items (peers: `Promise.all(items.map(fn))`; with limit 8, "
+        "`pLimit(8)` + `Promise.all` and a pool of 8 async workers, the p-map people write by "
+        "hand). `_limit8` puts the limit on the group, `_maplimit8` on the call "
+        "(`{ limit: 8 }`) in a group without one. Each `run`/`map` task is a `go` task of the "
+        "group (counted, cancellable, its failure the group's), which the hand-written peers are "
+        "not; with a group limit each task takes its slot in core.",
         "- `token_child_new_cancel` peer: a child `AbortController` linked to the parent's signal "
         "with `AbortSignal.any([parent.signal, own.signal])`; `token_cancel_100_children` peer: "
         "100 × `AbortSignal.any([root.signal])`.",

@@ -49,6 +49,16 @@ export interface ErrGroupOptions {
   collect?: 'first' | 'all'
 }
 
+/** Options of `ErrGroup.map`. */
+export interface MapOptions {
+  /**
+   * At most this many items of this call are processed at once (p-map's `concurrency`): an
+   * integer >= 1, or `Infinity` (the default: only the group's limit bounds them). The
+   * group's limit, if any, still bounds every task of the group; the smaller one applies.
+   */
+  limit?: number | null
+}
+
 /**
  * A cancellation signal for a tree of work (Go's `context.Context`), compatible with
  * `AbortSignal` and shareable with worker threads and native code.
@@ -240,6 +250,59 @@ export declare class ErrGroup {
   go(fn: (token: CancelToken) => unknown): void
   /** Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise. */
   tryGo(fn: (token: CancelToken) => unknown): boolean
+  /**
+   * Starts `fn(token)` exactly as `go(fn)` does (at once if a slot is free, else queued in
+   * call order; counted by `wait()` and `active`; a failure is the task's, by the group's
+   * rules) and returns a promise of its value (asyncio's `TaskGroup.create_task`, p-limit's
+   * `limit(fn)`): it resolves with what `fn` returned (a thenable is awaited, its `then`
+   * called once) and rejects with the very value `fn` threw or rejected with.
+   *
+   * - Ignoring the promise never raises an `unhandledRejection`: the group owns the failure
+   *   (the first one cancels the token; `wait()` reports it), and the promise is marked
+   *   handled. Awaiting it still sees the rejection.
+   * - If the group's token is cancelled while the task waits for a slot, `fn` never runs
+   *   and the promise rejects with the token's reason (nothing is recorded in the group).
+   * - A synchronous throw does not escape `run`: the promise rejects with it.
+   * - A task that starts at once has left the group (its slot is free) by the time a caller
+   *   awaiting the promise resumes.
+   *
+   * ```js
+   * const g = new ErrGroup({ limit: 4 })
+   * const price = g.run(async (token) => (await fetch(priceUrl, { signal: token.signal })).json())
+   * const stock = g.run(async (token) => (await fetch(stockUrl, { signal: token.signal })).json())
+   * const page = { price: await price, stock: await stock } // the first failure rejects here
+   * ```
+   */
+  run<T>(fn: (token: CancelToken) => T | PromiseLike<T>): Promise<Awaited<T>>
+  /**
+   * Calls `fn(item, index, token)` for every item of `items` (any iterable, or an async
+   * iterable), each call a task of the group as with `run`, and resolves with their values
+   * in input order (p-map, `Promise.all(items.map(…))` under the limit).
+   *
+   * - At most `options.limit` items of this call, and never more than the group's limit,
+   *   are processed at once. Items are taken lazily, one when a task can start on it, inside
+   *   that task's slot: a generator or a stream of millions is never read ahead, and
+   *   `wait()` covers a map that is still reading. An async iterable is read one `next()`
+   *   at a time, by the task that will run the item (a pending `next()` is awaited, as
+   *   `for await` does). Items are passed as they are (a promise item is not awaited).
+   * - Rejects with the first failure of its items — the very value thrown, also when the
+   *   iterable itself throws — which the group records and which cancels its token. Once
+   *   the group's token is cancelled (by that failure, a parent, `shutdown()`), no item is
+   *   taken any more, the iterable is closed (`return()`, as `for … of` does), and the map
+   *   rejects with the token's reason unless one of its items failed first. Items already
+   *   running go on; their outcome is the group's (`collect: 'all'` reports their failures).
+   * - Like `run`, never raises an `unhandledRejection`.
+   *
+   * ```js
+   * const g = new ErrGroup({ signal: request.signal })
+   * const pages = await g.map(urls, async (url, i, token) => (await fetch(url, { signal: token.signal })).text(), { limit: 8 })
+   * ```
+   */
+  map<I, R>(
+    items: Iterable<I> | AsyncIterable<I>,
+    fn: (item: I, index: number, token: CancelToken) => R | PromiseLike<R>,
+    options?: MapOptions | null,
+  ): Promise<Awaited<R>[]>
   /**
    * Limits the tasks running at once to `n` (Go's `SetLimit`): `0` so that nothing may
    * start (`tryGo` returns false, `go` queues until the limit is raised or the group is

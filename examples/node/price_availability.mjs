@@ -12,6 +12,8 @@
 // price request is aborted at once (the server sees the connection close), and the caller's
 // signal is left alone.
 // Run 3: `await using`-style cleanup with Symbol.asyncDispose and a WaitGroup fan-out.
+// Run 4: values from tasks: the page again with `run()` (a promise of each task's value),
+// then a catalogue of prices with `map()` under a limit; one unknown SKU fails the whole map.
 //
 // Exits with 0 when everything behaved as described (a failed assertion otherwise).
 // `make demo-node` runs it; alone: `node examples/node/price_availability.mjs`.
@@ -29,8 +31,23 @@ let failAvailability = false
 let priceLatencyMs = 40
 let priceAborted
 const priceAbortedSeen = new Promise((r) => (priceAborted = r))
+let catalogueInFlight = 0
+let catalogueMostInFlight = 0
+let slowAborted
+const slowAbortedSeen = new Promise((r) => (slowAborted = r))
 const server = createServer((req, res) => {
-  if (req.url === '/price') {
+  const sku = /^\/sku\/(\w+)$/.exec(req.url)?.[1]
+  if (sku === 'unknown') {
+    res.writeHead(404).end('Not Found')
+  } else if (sku === 'slow') {
+    res.on('close', () => slowAborted(req.url)) // answers only when aborted
+  } else if (sku !== undefined) {
+    catalogueMostInFlight = Math.max(catalogueMostInFlight, ++catalogueInFlight)
+    setTimeout(() => {
+      catalogueInFlight-- // before the answer leaves, so the next request cannot overlap it
+      res.end(JSON.stringify({ sku, cents: 100 * sku.length }))
+    }, 5)
+  } else if (req.url === '/price') {
     const timer = setTimeout(() => res.end(JSON.stringify({ cents: 1999 })), priceLatencyMs)
     res.on('close', () => {
       if (!res.writableFinished) {
@@ -111,6 +128,39 @@ console.log('run 3: a token tree, a WaitGroup fan-out and Symbol.asyncDispose')
   await group[Symbol.asyncDispose]() // what `await using group = new ErrGroup()` does
   console.log(`  disposing the group cancelled and awaited its task: ${stopped}`)
   assert.equal(stopped, true)
+}
+
+console.log('run 4: values from tasks with run() and map()')
+{
+  priceLatencyMs = 40
+  const group = new ErrGroup({ limit: 2 })
+  const price = group.run(async (token) => (await getJson(token, '/price')).cents)
+  const stock = group.run(async (token) => (await getJson(token, '/availability')).inStock)
+  const page = { price: await price, stock: await stock }
+  console.log(`  page ${JSON.stringify(page)} from two run() promises`)
+  assert.deepEqual(page, { price: 1999, stock: 7 })
+
+  const skus = ['apple', 'kiwi', 'banana', 'fig', 'cherry', 'plum']
+  const prices = await group.map(skus, async (sku, i, token) => (await getJson(token, `/sku/${sku}`)).cents)
+  console.log(`  map() over ${skus.length} SKUs, at most ${catalogueMostInFlight} requests at once: ${prices}`)
+  assert.deepEqual(prices, skus.map((s) => 100 * s.length), 'in input order')
+  assert.ok(catalogueMostInFlight <= 2, "the group's limit")
+  await group.wait()
+
+  let asked = 0
+  function* catalogue() {
+    for (const sku of ['slow', 'unknown', 'lime', 'mango', 'peach']) {
+      asked++
+      yield sku
+    }
+  }
+  const failing = new ErrGroup({ limit: 2 })
+  const err = await failing.map(catalogue(), (sku, i, token) => getJson(token, `/sku/${sku}`)).catch((e) => e)
+  await assert.rejects(failing.wait(), (e) => e === err)
+  console.log(`  map() rejected with ${err}; items read from the generator: ${asked} of 5`)
+  assert.ok(err instanceof ServiceUnavailable, 'map rejects with the very error the task threw')
+  assert.equal(asked, 2, 'no item is taken once the first failure cancelled the group')
+  assert.equal(await slowAbortedSeen, '/sku/slow', 'the request in flight was aborted through token.signal')
 }
 
 server.closeAllConnections()

@@ -53,3 +53,26 @@ export async function disposable(): Promise<void> {
   const g = new ErrGroup()
   await g[Symbol.asyncDispose]()
 }
+
+export async function values(urls: readonly string[]): Promise<number> {
+  const group = new ErrGroup({ limit: 4 })
+  // run: the promise's type is what the task returns, awaited.
+  const status: number = await group.run(async (token: CancelToken) => (await fetch(urls[0], { signal: token.signal })).status)
+  const now: Date = await group.run(() => new Date())
+  // @ts-expect-error: the task returns a number, not a string
+  const wrong: string = await group.run(async () => 1)
+  void [now, wrong]
+  // map: results in input order, typed by fn; items from any iterable or async iterable.
+  const lengths: number[] = await group.map(urls, async (url: string, index: number, token: CancelToken) => {
+    const body = await (await fetch(url, { signal: token.signal })).text()
+    return body.length + index * 0
+  }, { limit: 2 })
+  async function* ids(): AsyncGenerator<bigint> {
+    yield 1n
+  }
+  const names: string[] = await group.map(ids(), (id: bigint) => id.toString(16))
+  const pairs: Array<[string, number]> = await group.map(new Map([['a', 1]]), ([k, v]) => [k, v] as [string, number], null)
+  void [names, pairs]
+  await group.wait()
+  return status + lengths.reduce((a, b) => a + b, 0)
+}

@@ -2,7 +2,8 @@
 //
 // gogroup's Node binding against what Node programmers use instead: Promise.all, a plain-JS
 // Promise-based WaitGroup, AbortController / AbortSignal.any, p-limit (pinned in
-// node/bench/package.json, installed by `make bench-deps`). Workload names are those of
+// node/bench/package.json, installed by `make bench-deps`), and for run/map the limiters
+// people write by hand (a promise semaphore, a pool of async workers). Workload names are those of
 // bench/src/main.rs where the shape is the same; tasks are async no-op functions. One JSON line
 // per result:
 //   {"lang":"node","impl":"gogroup","workload":"go_wait_noop","ns_per_op":812.3,"ops":120000,"round":0}
@@ -66,6 +67,39 @@ class JsWaitGroup {
 
 const noop = async () => {}
 const batches = (n) => Math.max(1, Math.ceil(n / TASKS_PER_BATCH))
+const ITEMS = Array.from({ length: TASKS_PER_BATCH }, (_, i) => i)
+const LIMIT = 8
+
+/** The limiter people write by hand for run-style calls: a counting semaphore over promises. */
+function semaphore(n) {
+  let active = 0
+  const queue = []
+  return async (fn) => {
+    if (active >= n) await new Promise((resolve) => queue.push(resolve))
+    else active++
+    try {
+      return await fn()
+    } finally {
+      const next = queue.shift()
+      if (next) next() // the slot passes to the next caller
+      else active--
+    }
+  }
+}
+
+/** The p-map people write by hand: `n` async workers taking the next index. */
+async function workerPool(items, n, fn) {
+  const out = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i], i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
+  return out
+}
 
 /** Runs `batch()` (async) for ceil(n / TASKS_PER_BATCH) batches. */
 const batched = (batch) => async (n) => {
@@ -130,6 +164,72 @@ const WORKLOADS = [
       const ps = new Array(TASKS_PER_BATCH)
       for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = limit(noop)
       await Promise.all(ps)
+    })],
+  ]],
+  // Values from tasks (ErrGroup.run / ErrGroup.map), as the caller awaits them.
+  ['errgroup_run_noop', [
+    ['gogroup', batched(async () => {
+      const g = new ErrGroup()
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = g.run(noop)
+      await Promise.all(ps)
+    })],
+    ['Promise.all', batched(async () => {
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = noop()
+      await Promise.all(ps)
+    })],
+  ]],
+  ['errgroup_run_noop_limit8', [
+    ['gogroup', batched(async () => {
+      const g = new ErrGroup({ limit: LIMIT })
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = g.run(noop)
+      await Promise.all(ps)
+    })],
+    ['p-limit', batched(async () => {
+      const limit = pLimit(LIMIT)
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = limit(noop)
+      await Promise.all(ps)
+    })],
+    ['semaphore + Promise.all', batched(async () => {
+      const limit = semaphore(LIMIT)
+      const ps = new Array(TASKS_PER_BATCH)
+      for (let i = 0; i < TASKS_PER_BATCH; i++) ps[i] = limit(noop)
+      await Promise.all(ps)
+    })],
+  ]],
+  ['errgroup_map_noop', [
+    ['gogroup', batched(async () => {
+      await new ErrGroup().map(ITEMS, noop)
+    })],
+    ['Promise.all', batched(async () => {
+      await Promise.all(ITEMS.map(noop))
+    })],
+  ]],
+  ['errgroup_map_noop_limit8', [
+    ['gogroup', batched(async () => {
+      await new ErrGroup({ limit: LIMIT }).map(ITEMS, noop)
+    })],
+    ['p-limit', batched(async () => {
+      const limit = pLimit(LIMIT)
+      await Promise.all(ITEMS.map((x) => limit(noop, x)))
+    })],
+    ['worker pool', batched(async () => {
+      await workerPool(ITEMS, LIMIT, noop)
+    })],
+  ]],
+  ['errgroup_map_noop_maplimit8', [
+    ['gogroup', batched(async () => {
+      await new ErrGroup().map(ITEMS, noop, { limit: LIMIT })
+    })],
+    ['p-limit', batched(async () => {
+      const limit = pLimit(LIMIT)
+      await Promise.all(ITEMS.map((x) => limit(noop, x)))
+    })],
+    ['worker pool', batched(async () => {
+      await workerPool(ITEMS, LIMIT, noop)
     })],
   ]],
   ['token_new_cancel', [

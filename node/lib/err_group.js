@@ -7,7 +7,8 @@
 // in core (`__hold` takes it for the first, `__release` gives it back after the last), so a
 // task costs what `Promise.all` costs; a failure is recorded in core at once (`__fail`: the
 // first one cancels the token, as always). With a limit, or while a `go` waits for a slot,
-// every task takes its own slot through the native method.
+// every task takes its own slot through the native method. `run`/`map` (lib/run_map.js) are
+// `go` tasks that carry a value back.
 
 const { binding, noClone, inspectAs, inspectCustom } = require('./native.js')
 const validate = require('./validate.js')
@@ -15,8 +16,12 @@ const { whenSettled } = require('./settle.js')
 const { internals: tokens } = require('./cancel_token.js')
 const { waitOptions } = require('./wait_group.js')
 const { cancellation } = require('./helpers.js')
+const runMap = require('./run_map.js')
 
 const Native = binding.ErrGroup
+
+/** Whether a valid limit (`undefined`: none) is one: a number >= 0 (negative or Infinity: none). */
+const limited = (n) => n !== undefined && n >= 0 && n !== Infinity
 const NO_CLONE = noClone('ErrGroup', 'share its token instead (group.token.share())')
 
 class ErrGroup {
@@ -26,6 +31,8 @@ class ErrGroup {
   #ok = null // their shared callbacks (made on first use)
   #failed = null
   #threw = null
+  #waiters = null // the run()/map() calls whose task waits for a slot (lib/run_map.js)
+  #limited = false // the group has a limit: `__hold` would refuse, so `#start` does not ask
 
   constructor(options) {
     const o = validate.options(options)
@@ -36,6 +43,7 @@ class ErrGroup {
       const limit = o.limit === undefined || o.limit === null ? undefined : validate.limit(o.limit, 'options.limit')
       const collect = validate.optionalOneOf(o.collect, 'options.collect', ['first', 'all'])
       native = { token, signal, limit, collect }
+      this.#limited = limited(limit)
     }
     this.#n = new Native(native)
     this.gogroup = NO_CLONE
@@ -56,9 +64,27 @@ class ErrGroup {
     return this.#start(fn) || this.#n.tryGo(fn)
   }
 
+  run(fn) {
+    validate.fn(fn, 'fn')
+    return runMap.run(this, this.#waitersOf(), fn)
+  }
+
+  map(items, fn, options) {
+    const isAsync = validate.anyIterable(items, 'items', 'an iterable or an async iterable')
+    validate.fn(fn, 'fn')
+    const o = validate.options(options)
+    const none = o === undefined || o.limit === undefined || o.limit === null
+    const limit = none ? Infinity : validate.concurrency(o.limit, 'options.limit')
+    return runMap.map(this, this.#waitersOf(), items, isAsync, fn, limit)
+  }
+
+  #waitersOf() {
+    return this.#waiters ?? (this.#waiters = new runMap.Waiters())
+  }
+
   /** Starts `fn` in the shared slot; false if the group must use its native path. */
   #start(fn) {
-    if (this.#pending === 0 && !this.#n.__hold()) return false
+    if (this.#pending === 0 && (this.#limited || !this.#n.__hold())) return false
     if (this.#ok === null) this.#makeSettlers()
     this.#pending++
     const token = this.token
@@ -99,6 +125,7 @@ class ErrGroup {
   setLimit(n) {
     validate.limit(n, 'n')
     this.#n.setLimit(n)
+    this.#limited = limited(n)
   }
 
   get active() {

@@ -143,6 +143,24 @@ function iterable(value, name, expected) {
   return value
 }
 
+/** An iterable or an async iterable (not a string); true if it is to be read as async (as `for await`). */
+function anyIterable(value, name, expected) {
+  if (value !== null && typeof value === 'object') {
+    if (typeof value[Symbol.asyncIterator] === 'function') return true
+    if (typeof value[Symbol.iterator] === 'function') return false
+  }
+  invalidType(name, expected, value, anyIterable)
+}
+
+/** A concurrency of one call (p-map's `concurrency`): an integer >= 1, or Infinity. */
+function concurrency(value, name) {
+  if (typeof value !== 'number') invalidType(name, 'of type number', value, concurrency)
+  if (value !== Infinity && (!Number.isInteger(value) || value < 1)) {
+    invalidValue(name, 'must be an integer >= 1 or Infinity', value, concurrency)
+  }
+  return value
+}
+
 module.exports = {
   INVALID_ARGUMENT,
   invalidType,
@@ -161,4 +179,6 @@ module.exports = {
   optionalOneOf,
   shared,
   iterable,
+  anyIterable,
+  concurrency,
 }
