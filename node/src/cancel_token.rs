@@ -96,45 +96,6 @@ pub(crate) fn refuse_on_main_thread(env: &Env) -> Result<()> {
     Ok(())
 }
 
-/// A core token cancelled when `signal` aborts, with `signal.reason` as the cause (the same JS
-/// value). Also returns the function that removes the listener, if one was added.
-pub(crate) fn token_from_signal(
-    env: &Env,
-    signal: sys::napi_value,
-) -> Result<(gogroup::CancelToken, Option<HostValue>)> {
-    let raw = env.raw();
-    let token = gogroup::CancelToken::new();
-    let aborted = host::call_helper(raw, c"aborted", &[signal])?;
-    // SAFETY: `aborted` returns a boolean.
-    if unsafe { bool::from_napi_value(raw, aborted) }? {
-        let reason = host::call_helper(raw, c"reasonOf", &[signal])?;
-        token.cancel_with(errors::from_js(raw, reason)?);
-        return Ok((token, None));
-    }
-    let t = token.clone();
-    let listener = env.create_function_from_closure::<Unknown, (), _>("onabort", move |ctx| {
-        let reason = ctx.get::<Unknown>(0)?;
-        let env = ctx.env.raw();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let cause = errors::from_js(env, reason.raw())?;
-            t.cancel_with(cause);
-            host::drain(env);
-            Ok(())
-        }))
-        .unwrap_or_else(|_| Err(Error::from_reason("gogroup: internal panic")))
-    })?;
-    let remover = host::call_helper(raw, c"listen", &[signal, listener.raw()])?;
-    Ok((token, Some(HostValue::new(raw, remover)?)))
-}
-
-/// Calls a remover returned by `token_from_signal` (on the JS thread).
-pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
-    if let Some(f) = remover.as_ref().and_then(HostValue::get) {
-        let _ = host::call(env, host::undefined(env), f, &[]);
-        report_exception(env);
-    }
-}
-
 /// The core cause for an optional JS deadline reason (`undefined`: none, the default).
 fn deadline_reason(env: &Env, reason: Option<Unknown>) -> Result<Option<gogroup::Error>> {
     match reason {
@@ -438,29 +399,54 @@ impl CancelToken {
 
     /// A token cancelled when `signal` aborts, with `signal.reason` as its reason (the same
     /// value). An already-aborted signal gives a cancelled token.
+    ///
+    /// However many tokens are made from one signal, the signal gets one listener, and a
+    /// token made from it that is dropped leaves nothing behind on a signal that never
+    /// aborts (as `AbortSignal.any`'s dependents).
     #[napi(catch_unwind, ts_args_type = "signal: AbortSignal")]
     pub fn from_signal(env: Env, signal: Unknown) -> Result<CancelToken> {
-        let (token, _listener) = token_from_signal(&env, signal.raw())?;
-        Ok(CancelToken::from_core(token))
+        let source = host::signal_source(env.raw(), signal.raw())?;
+        Ok(CancelToken::from_core(source.child()))
     }
 
     /// A promise that resolves with the reason once the token is cancelled (never rejects).
-    /// A pending promise does not keep the process alive.
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn when_cancelled(&self, env: Env) -> Result<Raw> {
+    ///
+    /// A pending promise does not keep the process alive (as an `abort` listener does not),
+    /// unless `options.ref` is true: then the loop stays alive until the token is cancelled —
+    /// for a token that a worker or a C thread will cancel. It holds nothing that keeps the
+    /// token alive: once nothing can cancel the token any more (it and its ancestors are
+    /// unreachable, with no deadline pending), the promise is released, forever pending, with
+    /// whatever still refers to it.
+    ///
+    /// ```js
+    /// await token.whenCancelled({ ref: true }) // in a worker: stays until the main thread cancels
+    /// ```
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { ref?: boolean | null }",
+        ts_return_type = "Promise<unknown>"
+    )]
+    pub fn when_cancelled(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
-        let (deferred, promise) = host::promise(raw)?;
-        let token = self.inner.clone();
+        let keep = match options {
+            Some(o) => crate::waits::ref_opt(&env, &o)?.unwrap_or(false),
+            None => false,
+        };
+        let keep = host::KeepAlive::when(raw, keep)?;
+        let (resolver, promise) = host::deferred(raw)?;
         let cache = self.reason_cache().clone();
-        host::spawn(raw, async move {
-            token.wait_async().await;
-            let Some(env) = host::env() else { return };
-            let cause = token.cause().unwrap_or_else(gogroup::Error::canceled);
-            match reason_of(env, &cache, &cause) {
-                Ok(v) => deferred.resolve(env, v),
-                Err(_) => deferred.resolve(env, host::undefined(env)),
-            }
-        })?;
+        let host = host::shared(raw)?;
+        // A callback, not a task holding the token: core lets it go, unrun, once the token
+        // can never be cancelled, and the resolver and the keep-alive go with it.
+        let _registration = self.inner.on_cancel_inline(move |cause| {
+            host.run(move || {
+                let _keep = keep;
+                let Some(env) = host::env() else { return };
+                let v = reason_of(env, &cache, &cause).unwrap_or_else(|_| host::undefined(env));
+                resolver.resolve(env, v);
+            })
+        });
+        host::drain(raw); // a token cancelled already resolves it here
         Ok(Raw(promise))
     }
 

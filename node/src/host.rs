@@ -15,8 +15,16 @@
 //!    legitimately be ignored once nothing else keeps the loop alive.
 //! 3. A job posted from another thread is queued, and the threadsafe function is signalled only
 //!    when the queue was empty (one wake-up per batch); the queue is drained until empty.
-//! 4. Nothing here keeps the process alive: the threadsafe function is unref'd, registrations
-//!    live in core, and JS values are released when the last Rust holder drops its key.
+//! 4. Nothing here keeps the process alive unless a [`KeepAlive`] asks for it: the threadsafe
+//!    function is unref'd while no keep-alive is held (see [`KeepAlive`] for which calls take
+//!    one), registrations live in core, and JS values are released when the last Rust holder
+//!    drops its key.
+//! 5. A pending promise made here ([`deferred`]) is settled through JS resolving functions
+//!    that Rust holds as a [`HostValue`]: dropping the [`Resolver`] unsettled releases them, and
+//!    the promise, forever pending, is collected with whoever still holds it. What waits for
+//!    it (a spawned future, a core registration) holds weak handles of what it waits for, and
+//!    ends when that is abandoned: an unreachable group or token takes its pending promises
+//!    with it (issue 12).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -71,6 +79,17 @@ pub(crate) struct Shared {
     tsfn: Mutex<Option<TsfnPtr>>,
 }
 
+impl Shared {
+    /// Whether this host's environment is gone (its jobs would never run).
+    fn is_gone(&self) -> bool {
+        lock(&self.tsfn).is_none()
+    }
+
+    fn on_loop(&self) -> bool {
+        CURRENT.with(|c| c.get() == self.id)
+    }
+}
+
 struct TsfnPtr(sys::napi_threadsafe_function);
 // SAFETY: a napi threadsafe function is designed to be called from any thread; the pointer is
 // only used under `Shared::tsfn`'s lock, and cleared (under it) before napi frees it.
@@ -82,7 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     fn post(&self, job: Job) {
-        let on_loop = CURRENT.with(|c| c.get() == self.id);
+        let on_loop = self.on_loop();
         let was_empty = {
             let mut q = lock(&self.queue);
             let was_empty = q.is_empty();
@@ -175,6 +194,33 @@ impl HostValue {
         })?
     }
 
+    /// Refers to the object `value` without keeping it alive (a weak napi reference): [`get`]
+    /// returns `None` once it was collected. Objects and functions only.
+    ///
+    /// [`get`]: HostValue::get
+    pub(crate) fn weak(env: sys::napi_env, value: sys::napi_value) -> Result<HostValue> {
+        with_host(env, |h| {
+            let mut r = ptr::null_mut();
+            // SAFETY: called on the JS thread with a live object; count 0: a weak reference.
+            check(unsafe { sys::napi_create_reference(env, value, 0, &mut r) })?;
+            let key = match h.free.pop() {
+                Some(k) => {
+                    h.values[k as usize] = r;
+                    k
+                }
+                None => {
+                    h.values.push(r);
+                    (h.values.len() - 1) as u32
+                }
+            };
+            Ok(HostValue {
+                host: h.shared.clone(),
+                key,
+                boxed: false,
+            })
+        })?
+    }
+
     /// The value, if we are on its thread (`None` on any other thread).
     pub(crate) fn get(&self) -> Option<sys::napi_value> {
         HOST.with(|cell| {
@@ -219,6 +265,10 @@ struct Host {
     free_tasks: Vec<usize>,
     helpers: sys::napi_ref,
     settle: sys::napi_ref,
+    /// The native function a signal's abort listener calls (see [`signal_source`]).
+    cancel_source: sys::napi_ref,
+    /// [`KeepAlive`]s held on this thread; the threadsafe function is ref'd while nonzero.
+    keep_alive: usize,
     /// Helper functions already looked up (by the address of their name): a property lookup
     /// by C string internalizes the name on every call.
     helper_cache: Vec<(*const std::ffi::c_char, sys::napi_ref)>,
@@ -246,14 +296,24 @@ pub(crate) fn check(status: sys::napi_status) -> Result<()> {
 /// JS helpers: the few idioms (DOMException, AbortController, `then`) that are one line in JS.
 const HELPERS: &str = r#"(function () {
   'use strict';
+  // The token that stands for each AbortSignal this thread has watched (see `signal_source`):
+  // held by the signal's one listener, gone with the signal.
+  const sources = new WeakMap();
   return {
-    run(fn, arg, id, settle) {
+    run(fn, arg, owner, id, settle) {
       const r = fn(arg);
       if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
-        r.then(() => settle(id, false, undefined), (e) => settle(id, true, e));
+        r.then(() => settle(owner, id, false, undefined), (e) => settle(owner, id, true, e));
         return true;
       }
       return false;
+    },
+    // A promise and the one function that settles it, `settle(ok, value)`: Rust holds only
+    // that function, so dropping it unsettled leaves nothing behind but a pending promise.
+    deferred() {
+      let settle;
+      const p = new Promise((resolve, reject) => { settle = (ok, v) => (ok ? resolve : reject)(v); });
+      return [p, settle];
     },
     // Each error's stack is formatted at once (`void e.stack`): until then V8 keeps the
     // receiver of every frame, and a reason cached by a token would keep alive the objects
@@ -276,10 +336,13 @@ const HELPERS: &str = r#"(function () {
     signalOf(c) { return c.signal; },
     aborted(s) { return s.aborted === true; },
     reasonOf(s) { return s.reason; },
-    listen(signal, cb) {
-      const onabort = () => cb(signal.reason);
-      signal.addEventListener('abort', onabort, { once: true });
-      return () => signal.removeEventListener('abort', onabort);
+    // The source token of `signal` (an external), if this thread made one.
+    source(signal) { return sources.get(signal); },
+    // Makes `source` the token of `signal`: one listener per signal, however many tokens,
+    // groups and waits derive from it; it goes with the signal.
+    watch(signal, source, cancel) {
+      signal.addEventListener('abort', () => cancel(source, signal.reason), { once: true });
+      sources.set(signal, source);
     },
     date(ms) { return new Date(ms); },
     timeOf(d) { return d instanceof Date ? d.getTime() : Number(d); },
@@ -311,7 +374,7 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         tsfn: Mutex::new(None),
     });
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
-    let (helpers_ref, settle_ref) = unsafe {
+    let (helpers_ref, settle_ref, cancel_ref) = unsafe {
         let mut script = ptr::null_mut();
         check(sys::napi_create_string_utf8(
             env,
@@ -340,6 +403,18 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         ))?;
         let mut settle_ref = ptr::null_mut();
         check(sys::napi_create_reference(env, settle, 1, &mut settle_ref))?;
+
+        let mut cancel = ptr::null_mut();
+        check(sys::napi_create_function(
+            env,
+            c"cancelSource".as_ptr(),
+            12,
+            Some(cancel_source_cb),
+            ptr::null_mut(),
+            &mut cancel,
+        ))?;
+        let mut cancel_ref = ptr::null_mut();
+        check(sys::napi_create_reference(env, cancel, 1, &mut cancel_ref))?;
 
         let mut name = ptr::null_mut();
         check(sys::napi_create_string_utf8(
@@ -371,7 +446,7 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
             Some(env_cleanup),
             ptr::null_mut(),
         ))?;
-        (helpers_ref, settle_ref)
+        (helpers_ref, settle_ref, cancel_ref)
     };
     CURRENT.with(|c| c.set(id));
     Ok(Host {
@@ -383,6 +458,8 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         free_tasks: Vec::new(),
         helpers: helpers_ref,
         settle: settle_ref,
+        cancel_source: cancel_ref,
+        keep_alive: 0,
         helper_cache: Vec::new(),
     })
 }
@@ -416,7 +493,9 @@ unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
     CURRENT.with(|c| c.set(0));
     if let Some(h) = host {
         *lock(&h.shared.tsfn) = None;
-        lock(&h.shared.queue).clear();
+        // Dropped outside the lock: a job's drop may post (a `KeepAlive`, a `HostValue`).
+        let jobs = std::mem::take(&mut *lock(&h.shared.queue));
+        drop(jobs);
         std::mem::forget(h.tasks);
     }
 }
@@ -511,15 +590,21 @@ fn poll_task(key: usize, shared: &Arc<Shared>) {
         .as_mut()
         .poll(&mut Context::from_waker(&waker))
         .is_ready();
-    HOST.with(|cell| {
-        if let Some(h) = cell.borrow_mut().as_mut() {
-            if done {
-                h.free_tasks.push(key);
-            } else {
-                h.tasks[key] = Some(fut);
-            }
+    let finished = HOST.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let Some(h) = slot.as_mut() else {
+            return Some(fut);
+        };
+        if done {
+            h.free_tasks.push(key);
+            Some(fut)
+        } else {
+            h.tasks[key] = Some(fut);
+            None
         }
     });
+    // Dropped outside the borrow: what a future holds (a `KeepAlive`) may use the host.
+    drop(finished);
 }
 
 /// The helpers object and one of its functions.
@@ -601,14 +686,14 @@ pub(crate) fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
     }
 }
 
-/// The `settle` function given to JS: `settle(id, failed, value)` when a task's promise
-/// settles.
+/// The `settle` function given to JS: `settle(owner, id, failed, value)` when a task's promise
+/// settles; `owner` is the group whose task it was.
 unsafe extern "C" fn settle_cb(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let mut argc = 3usize;
-    let mut argv = [ptr::null_mut(); 3];
+    let mut argc = 4usize;
+    let mut argv = [ptr::null_mut(); 4];
     let mut id = 0u32;
     let mut failed = false;
     // SAFETY: JS thread, arguments of this call.
@@ -621,12 +706,12 @@ unsafe extern "C" fn settle_cb(
             ptr::null_mut(),
             ptr::null_mut(),
         );
-        sys::napi_get_value_uint32(env, argv[0], &mut id);
-        sys::napi_get_value_bool(env, argv[1], &mut failed);
+        sys::napi_get_value_uint32(env, argv[1], &mut id);
+        sys::napi_get_value_bool(env, argv[2], &mut failed);
     }
-    let outcome = if failed { Err(argv[2]) } else { Ok(()) };
+    let outcome = if failed { Err(argv[3]) } else { Ok(()) };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::tasks::settle(env, id, outcome);
+        crate::tasks::settle(env, argv[0], id, outcome);
         drain(env);
     }));
     if r.is_err() {
@@ -637,11 +722,13 @@ unsafe extern "C" fn settle_cb(
 }
 
 /// Runs `fn(arg)` through the `run` helper: true when it returned a thenable, whose settlement
-/// will call `settle(id, …)`. A synchronous throw is returned as `Err(value)`.
+/// will call `settle(owner, id, …)` (the promise's handlers hold `owner`, the group's JS
+/// object, as any JS continuation would). A synchronous throw is returned as `Err(value)`.
 pub(crate) fn run_task(
     env: sys::napi_env,
     f: sys::napi_value,
     arg: sys::napi_value,
+    owner: sys::napi_value,
     id: u32,
 ) -> Result<std::result::Result<bool, sys::napi_value>> {
     let (obj, run) = helper(env, c"run")?;
@@ -653,7 +740,7 @@ pub(crate) fn run_task(
         check(sys::napi_get_reference_value(env, settle, &mut settle_fn))?;
         check(sys::napi_create_uint32(env, id, &mut id_v))?;
     }
-    match call(env, obj, run, &[f, arg, id_v, settle_fn]) {
+    match call(env, obj, run, &[f, arg, owner, id_v, settle_fn]) {
         Ok(v) => {
             let mut b = false;
             // SAFETY: JS thread; `run` returns a boolean.
@@ -675,28 +762,245 @@ pub(crate) fn undefined(env: sys::napi_env) -> sys::napi_value {
     v
 }
 
-/// A new promise and its resolver.
-pub(crate) fn promise(env: sys::napi_env) -> Result<(Deferred, sys::napi_value)> {
-    let mut d = ptr::null_mut();
-    let mut p = ptr::null_mut();
-    // SAFETY: JS thread.
-    check(unsafe { sys::napi_create_promise(env, &mut d, &mut p) })?;
-    Ok((Deferred(d), p))
+/// A new pending promise and its [`Resolver`] (invariant 5).
+pub(crate) fn deferred(env: sys::napi_env) -> Result<(Resolver, sys::napi_value)> {
+    let pair = call_helper(env, c"deferred", &[])?;
+    let mut promise = ptr::null_mut();
+    let mut settle = ptr::null_mut();
+    // SAFETY: JS thread; `deferred` returns `[promise, settle]`.
+    unsafe {
+        check(sys::napi_get_element(env, pair, 0, &mut promise))?;
+        check(sys::napi_get_element(env, pair, 1, &mut settle))?;
+    }
+    Ok((Resolver(HostValue::new(env, settle)?), promise))
 }
 
-/// A promise's resolver; settled at most once, on its own thread.
+/// Settles a promise made by [`deferred`], at most once, on its own thread. Dropping it
+/// unsettled leaves the promise pending and releases everything Rust held for it.
 #[derive(Debug)]
-pub(crate) struct Deferred(sys::napi_deferred);
+pub(crate) struct Resolver(HostValue);
 
-impl Deferred {
+impl Resolver {
     pub(crate) fn resolve(self, env: sys::napi_env, v: sys::napi_value) {
-        // SAFETY: JS thread; a deferred is consumed exactly once (by value).
-        unsafe { sys::napi_resolve_deferred(env, self.0, v) };
+        self.settle(env, true, v);
     }
+
     pub(crate) fn reject(self, env: sys::napi_env, v: sys::napi_value) {
-        // SAFETY: as `resolve`.
-        unsafe { sys::napi_reject_deferred(env, self.0, v) };
+        self.settle(env, false, v);
     }
+
+    fn settle(self, env: sys::napi_env, ok: bool, v: sys::napi_value) {
+        let Some(f) = self.0.get() else { return };
+        let mut flag = ptr::null_mut();
+        // SAFETY: JS thread.
+        unsafe { sys::napi_get_boolean(env, ok, &mut flag) };
+        // Resolving cannot throw (the functions are V8's own, behind a one-line arrow).
+        let _ = call(env, undefined(env), f, &[flag, v]);
+        let _ = take_exception(env);
+    }
+}
+
+/// Keeps this thread's event loop alive while it exists (it refs the threadsafe function).
+///
+/// Which pending calls hold one, so that the process stays as long as Node's own APIs would
+/// (the table the README repeats):
+///
+/// | call | keeps the loop alive? |
+/// |---|---|
+/// | `wg.wait({ timeout })`, `g.wait({ timeout })` | yes, until it settles (as `await setTimeout(ms)`) |
+/// | `g.shutdown(graceMs)` | yes, until it settles (at most `graceMs`) |
+/// | the same with `{ ref: false }` | no |
+/// | `wg.wait()`, `g.wait()`, `g.wait({ signal })`, `await using` | no: any unsettled promise |
+/// | the same with `{ ref: true }` | yes, until it settles (for a worker or C thread that will settle it) |
+/// | `token.whenCancelled()` | no, deadline or not (as `AbortSignal.timeout`) |
+/// | `token.whenCancelled({ ref: true })` | yes, until the token is cancelled |
+/// | `token.onCancel(cb)`, `token.signal`, `withTimeout(ms)` | no |
+///
+/// A keep-alive lives in the pending wait (a spawned future, a core registration), so it is
+/// released when the wait settles and also when it is abandoned (its group or token became
+/// unreachable, and nothing else can settle it). Counted per thread: the first refs the
+/// threadsafe function, the last unrefs it; both on the JS thread (a keep-alive dropped on
+/// another thread posts its release there).
+pub(crate) struct KeepAlive {
+    host: Arc<Shared>,
+}
+
+impl std::fmt::Debug for KeepAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepAlive").finish_non_exhaustive()
+    }
+}
+
+impl KeepAlive {
+    /// Holds this thread's loop (call on the JS thread).
+    pub(crate) fn new(env: sys::napi_env) -> Result<KeepAlive> {
+        let host = with_host(env, |h| {
+            h.keep_alive += 1;
+            if h.keep_alive == 1 {
+                set_ref(&h.shared, env, true);
+            }
+            h.shared.clone()
+        })?;
+        Ok(KeepAlive { host })
+    }
+
+    /// One if `wanted`, else none.
+    pub(crate) fn when(env: sys::napi_env, wanted: bool) -> Result<Option<KeepAlive>> {
+        wanted.then(|| KeepAlive::new(env)).transpose()
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        if self.host.on_loop() {
+            release_keep_alive();
+        } else if !self.host.is_gone() {
+            self.host.run(release_keep_alive);
+        }
+    }
+}
+
+/// One keep-alive of this thread is gone (on the JS thread; also inside a finalizer: unref'ing
+/// a threadsafe function calls no JS).
+fn release_keep_alive() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow_mut().as_mut() {
+            h.keep_alive -= 1;
+            if h.keep_alive == 0 {
+                set_ref(&h.shared, h.env, false);
+            }
+        }
+    });
+}
+
+fn set_ref(shared: &Shared, env: sys::napi_env, on: bool) {
+    if let Some(t) = lock(&shared.tsfn).as_ref() {
+        // SAFETY: JS thread of `env`; the tsfn is alive while it is `Some`.
+        unsafe {
+            if on {
+                sys::napi_ref_threadsafe_function(env, t.0);
+            } else {
+                sys::napi_unref_threadsafe_function(env, t.0);
+            }
+        }
+    }
+}
+
+/// Asks for a [`drain`] soon, through the threadsafe function: for code that queues work on
+/// this thread outside an entry point (a finalizer), where no drain follows.
+pub(crate) fn drain_soon() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow().as_ref()
+            && h.shared.dirty.load(Ordering::Acquire)
+            && let Some(t) = lock(&h.shared.tsfn).as_ref()
+        {
+            // SAFETY: the tsfn is alive while it is `Some`; callable from any thread.
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    t.0,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                );
+            }
+        }
+    });
+}
+
+// ---- AbortSignal sources --------------------------------------------------------------------
+
+/// The core token that `signal` cancels (with `signal.reason`, the very value): one per signal
+/// on this thread, made on first use and kept by the signal's one abort listener, so it goes
+/// with the signal. Tokens, groups and waits derive from it (a child, a parent, a callback)
+/// instead of adding a listener each: a long-lived signal that never aborts does not grow
+/// with them, and what derives from it is collected with its own holders.
+pub(crate) fn signal_source(
+    env: sys::napi_env,
+    signal: sys::napi_value,
+) -> Result<gogroup::CancelToken> {
+    let known = call_helper(env, c"source", &[signal])?;
+    let mut ty = 0;
+    // SAFETY: JS thread, live value.
+    check(unsafe { sys::napi_typeof(env, known, &mut ty) })?;
+    if ty == sys::ValueType::napi_external {
+        let mut data = ptr::null_mut();
+        // SAFETY: only `signal_source` puts externals in `sources`, each a boxed token.
+        check(unsafe { sys::napi_get_value_external(env, known, &mut data) })?;
+        // SAFETY: the box lives until the external is finalized; the external is alive here.
+        return Ok(unsafe { &*(data as *const gogroup::CancelToken) }.clone());
+    }
+    let token = gogroup::CancelToken::new();
+    let aborted = call_helper(env, c"aborted", &[signal])?;
+    // SAFETY: `aborted` returns a boolean.
+    if unsafe { bool::from_napi_value(env, aborted) }? {
+        let reason = call_helper(env, c"reasonOf", &[signal])?;
+        token.cancel_with(crate::errors::from_js(env, reason)?);
+        return Ok(token);
+    }
+    let boxed = Box::into_raw(Box::new(token.clone()));
+    let mut external = ptr::null_mut();
+    // SAFETY: JS thread; the finalizer takes the box back exactly once.
+    let made = check(unsafe {
+        sys::napi_create_external(
+            env,
+            boxed.cast(),
+            Some(drop_source),
+            ptr::null_mut(),
+            &mut external,
+        )
+    });
+    if let Err(e) = made {
+        // SAFETY: napi did not take the box.
+        drop(unsafe { Box::from_raw(boxed) });
+        return Err(e);
+    }
+    let cancel = with_host(env, |h| h.cancel_source)?;
+    let mut cancel_fn = ptr::null_mut();
+    // SAFETY: JS thread; a live reference of this thread.
+    check(unsafe { sys::napi_get_reference_value(env, cancel, &mut cancel_fn) })?;
+    call_helper(env, c"watch", &[signal, external, cancel_fn])?;
+    Ok(token)
+}
+
+unsafe extern "C" fn drop_source(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: the box `signal_source` gave this external, finalized once. Dropping a token
+    // calls no JS (its callbacks may be let go: their drops only queue work).
+    let token = unsafe { Box::from_raw(data as *mut gogroup::CancelToken) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(token)));
+    drain_soon();
+}
+
+/// `cancelSource(source, reason)`: the abort listener of a watched signal.
+unsafe extern "C" fn cancel_source_cb(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 2usize;
+    let mut argv = [ptr::null_mut(); 2];
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+        let mut data = ptr::null_mut();
+        // SAFETY: JS thread; only `watch` calls this, with the external it was given.
+        unsafe {
+            check(sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                argv.as_mut_ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            ))?;
+            check(sys::napi_get_value_external(env, argv[0], &mut data))?;
+        }
+        // SAFETY: the external is alive (an argument), so is its box.
+        let token = unsafe { &*(data as *const gogroup::CancelToken) };
+        token.cancel_with(crate::errors::from_js(env, argv[1])?);
+        drain(env);
+        Ok(())
+    }));
+    if !matches!(r, Ok(Ok(()))) && take_exception(env).is_none() {
+        // SAFETY: JS thread; a panic must not unwind into V8.
+        unsafe { sys::napi_throw_error(env, ptr::null(), c"gogroup: internal error".as_ptr()) };
+    }
+    ptr::null_mut()
 }
 
 /// The env of this thread's host (for code running in a spawned future or a job).
@@ -718,13 +1022,15 @@ pub(crate) fn first_of(
     })
 }
 
-/// Live entries of this thread's host: JS values held by Rust, pending futures. For tests.
-pub(crate) fn stats() -> (usize, usize) {
+/// Live entries of this thread's host: JS values held by Rust, pending futures, keep-alives.
+/// For tests.
+pub(crate) fn stats() -> (usize, usize, usize) {
     HOST.with(|cell| {
-        cell.borrow().as_ref().map_or((0, 0), |h| {
+        cell.borrow().as_ref().map_or((0, 0, 0), |h| {
             (
                 h.values.iter().filter(|r| !r.is_null()).count(),
                 h.tasks.iter().filter(|t| t.is_some()).count(),
+                h.keep_alive,
             )
         })
     })

@@ -34,6 +34,7 @@ mod share;
 mod slab;
 mod tasks;
 mod wait_group;
+mod waits;
 
 /// The version of the native addon (the workspace version).
 ///
@@ -65,13 +66,14 @@ mod testing {
     #[napi(namespace = "testing", catch_unwind)]
     pub fn host_stats(env: napi::Env) -> HostStats {
         crate::host::drain(env.raw());
-        let (values, pending) = crate::host::stats();
+        let (values, pending, refs) = crate::host::stats();
         HostStats {
             values: values as u32,
             pending: pending as u32,
             tasks: crate::tasks::live() as u32,
             tokens: crate::handles::live() as u32,
             wait_groups: crate::handles::live_wait_groups() as u32,
+            refs: refs as u32,
         }
     }
 
@@ -91,6 +93,8 @@ mod testing {
         /// Wait groups whose `add`/`done` took a handle, and whose JS object has not been
         /// collected yet.
         pub wait_groups: u32,
+        /// Pending calls holding this thread's event loop alive (`{ ref: true }`, timeouts).
+        pub refs: u32,
     }
 
     /// Calls `token.cancel()` on one of core's pool threads.
