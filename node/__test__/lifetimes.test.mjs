@@ -1,4 +1,5 @@
-// Issue 12, point 1: what a pending promise or a listener holds, and for how long. Each leak case runs in a child process of its own (fixtures/lifetimes.mjs), so
+// Issue 12, points 1 and 3: what a pending promise, a listener or a shared number holds, and
+// for how long. Each leak case runs in a child process of its own (fixtures/lifetimes.mjs), so
 // that its process size is its own.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -54,3 +55,29 @@ test('a group collected while a task is pending never rejects, and the next call
   assert.deepEqual(JSON.parse(r.stdout), { survived: true, cancelled: false, pending: 0, tasks: 0 })
 })
 
+for (const kind of ['token', 'waitGroup']) {
+  test(`worker.terminate() ends a worker blocked in ${kind === 'token' ? 'CancelToken' : 'WaitGroup'}.waitSync() with no timeout`, async () => {
+    // V8's TerminateExecution cannot interrupt native code: the wait itself must notice.
+    const r = await run([fixture('terminate.mjs'), kind], { ms: 60000 })
+    assert.equal(r.signal, null, `killed after ${r.ms} ms: terminate() hung`)
+    assert.equal(r.code, 0, r.stderr)
+    // The worker was inside waitSync (the addon said so) and never came out of it normally.
+    assert.deepEqual(JSON.parse(r.stdout), { blockedBefore: 1, state: 1, terminatedWithin10s: true, blockedAfter: 0 })
+  })
+}
+
+test('a share() number outlives the object that shared it until a receiver takes it; taken and dropped, it is released', async () => {
+  const r = await run(['--expose-gc', fixture('share_lifetime.mjs')], { ms: 60000 })
+  assert.equal(r.signal, null, `killed after ${r.ms} ms`)
+  assert.equal(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  assert.deepEqual(out, {
+    workerTook: true,
+    childCancelledWith: 'from the worker',
+    waitGroupTaken: true,
+    waitResolved: true,
+    sharedBefore: out.sharedBefore,
+    sharedAfter: out.sharedBefore, // 20,000 numbers shared, taken and dropped: none left
+    released: 'GOGROUP_INVALID_ARGUMENT',
+  })
+})

@@ -126,7 +126,9 @@ pub struct CancelToken {
     /// Interior mutability: every method takes `&self`, so that a callback running inside one
     /// method (a task, an `onCancel` callback) may call another on the same object.
     controller: RefCell<Option<(HostValue, gogroup::Registration)>>,
-    shares: RefCell<Vec<i64>>,
+    /// The numbers this object shared, and the one it was made from: each keeps its number
+    /// valid while this object lives (see `share`).
+    shares: RefCell<Vec<share::Ref>>,
 }
 
 impl Drop for CancelToken {
@@ -134,7 +136,6 @@ impl Drop for CancelToken {
         if let Some((_, reg)) = self.controller.get_mut().take() {
             reg.stop();
         }
-        share::unregister(self.shares.get_mut());
     }
 }
 
@@ -462,16 +463,11 @@ impl CancelToken {
     /// Blocks this thread until the token is cancelled or `timeoutMs` passes; true if
     /// cancelled. Only in worker threads: on the main thread it throws
     /// (`GOGROUP_INVALID_ARGUMENT`), because blocking the event loop is a bug.
+    /// `worker.terminate()` ends the wait (the worker then stops, as it does anywhere else).
     #[napi(catch_unwind)]
     pub fn wait_sync(&self, env: Env, timeout_ms: Option<f64>) -> Result<bool> {
         refuse_on_main_thread(&env)?;
-        Ok(match timeout_ms {
-            Some(ms) => self.inner.wait_timeout(duration_of_ms(ms)),
-            None => {
-                self.inner.wait();
-                true
-            }
-        })
+        crate::blocking::wait_token(env.raw(), &self.inner, timeout_ms.map(duration_of_ms))
     }
 
     /// A new C handle (`gogroup_cancel_token *`, as a `bigint` address) to this same token, for
@@ -495,21 +491,36 @@ impl CancelToken {
         crate::handles::token_handle(&self.inner)
     }
 
-    /// A number that `CancelToken.fromShared(n)` turns back into this same token on any
-    /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+    /// A new number that `CancelToken.fromShared(n)` turns back into this same token on any
+    /// thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+    ///
+    /// Until it is first taken, the number keeps the token on its own, whatever happens to
+    /// this object: a worker may read it after the main thread dropped its token. Once taken,
+    /// it stays valid while this object or any object made from it is alive, then it is
+    /// released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+    /// the token until the process exits: share once per receiver.
+    ///
+    /// ```js
+    /// new Worker(file, { workerData: { token: token.share() } })
+    /// ```
     #[napi(catch_unwind)]
     pub fn share(&self) -> i64 {
-        let id = share::register(share::Entry::Token(self.inner.clone()));
-        self.shares.borrow_mut().push(id);
+        let (id, holder) = share::register(share::Shared::Token(self.inner.clone()));
+        self.shares.borrow_mut().push(holder);
         id
     }
 
     /// The token a `share()` number stands for: the same core token, so cancelling either
-    /// side cancels both.
+    /// side cancels both. The new object keeps the number valid while it lives (see `share`).
+    /// An unknown or released number throws `GOGROUP_INVALID_ARGUMENT`.
     #[napi(catch_unwind)]
     pub fn from_shared(env: Env, shared: i64) -> Result<CancelToken> {
-        match share::lookup(shared) {
-            Some(share::Entry::Token(t)) => Ok(CancelToken::from_core(t)),
+        match share::take(shared) {
+            Some((share::Shared::Token(t), holder)) => {
+                let token = CancelToken::from_core(t);
+                token.shares.borrow_mut().push(holder);
+                Ok(token)
+            }
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
     }

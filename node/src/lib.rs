@@ -24,6 +24,7 @@
 #[macro_use]
 extern crate napi_derive;
 
+mod blocking;
 mod cancel_token;
 mod err_group;
 mod errors;
@@ -74,7 +75,14 @@ mod testing {
             tokens: crate::handles::live() as u32,
             wait_groups: crate::handles::live_wait_groups() as u32,
             refs: refs as u32,
+            shared: crate::share::live() as u32,
         }
+    }
+
+    /// Threads of this process blocked in `waitSync()` right now (any thread's host).
+    #[napi(namespace = "testing", catch_unwind)]
+    pub fn wait_sync_blocked() -> u32 {
+        crate::blocking::blocked() as u32
     }
 
     /// See `hostStats`.
@@ -95,6 +103,8 @@ mod testing {
         pub wait_groups: u32,
         /// Pending calls holding this thread's event loop alive (`{ ref: true }`, timeouts).
         pub refs: u32,
+        /// `share()` numbers not released yet, process-wide.
+        pub shared: u32,
     }
 
     /// Calls `token.cancel()` on one of core's pool threads.

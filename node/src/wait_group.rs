@@ -21,13 +21,8 @@ use crate::waits::{Ended, WaitOptions, bounded};
 #[derive(Debug)]
 pub struct WaitGroup {
     pub(crate) inner: gogroup::WaitGroup,
-    shares: std::cell::RefCell<Vec<i64>>,
-}
-
-impl Drop for WaitGroup {
-    fn drop(&mut self) {
-        share::unregister(self.shares.get_mut());
-    }
+    /// The numbers this object shared, and the one it was made from (see `share`).
+    shares: std::cell::RefCell<Vec<share::Ref>>,
 }
 
 #[napi]
@@ -126,17 +121,12 @@ impl WaitGroup {
 
     /// Blocks this thread until the counter is zero or `timeoutMs` passes; true if zero.
     /// Only in worker threads: on the main thread it throws (`GOGROUP_INVALID_ARGUMENT`),
-    /// because blocking the event loop is a bug.
+    /// because blocking the event loop is a bug. `worker.terminate()` ends the wait (the
+    /// worker then stops, as it does anywhere else).
     #[napi(catch_unwind)]
     pub fn wait_sync(&self, env: Env, timeout_ms: Option<f64>) -> Result<bool> {
         cancel_token::refuse_on_main_thread(&env)?;
-        Ok(match timeout_ms {
-            Some(ms) => self.inner.wait_timeout(duration_of_ms(ms)),
-            None => {
-                self.inner.wait();
-                true
-            }
-        })
+        crate::blocking::wait_group(env.raw(), &self.inner, timeout_ms.map(duration_of_ms))
     }
 
     /// Runs `fn()` counted by this group (Go's `WaitGroup.Go`): the counter is incremented
@@ -179,23 +169,35 @@ impl WaitGroup {
         crate::handles::wait_group_handle(&self.inner)
     }
 
-    /// A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
-    /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+    /// A new number that `WaitGroup.fromShared(n)` turns back into this same wait group on
+    /// any thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+    ///
+    /// Until it is first taken, the number keeps the counter on its own, whatever happens to
+    /// this object: a worker may read it after the main thread dropped its group. Once taken,
+    /// it stays valid while this object or any object made from it is alive, then it is
+    /// released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+    /// the counter until the process exits: share once per receiver.
+    ///
+    /// ```js
+    /// new Worker(file, { workerData: { wg: wg.share() } })
+    /// ```
     #[napi(catch_unwind)]
     pub fn share(&self) -> i64 {
-        let id = share::register(share::Entry::WaitGroup(self.inner.clone()));
-        self.shares.borrow_mut().push(id);
+        let (id, holder) = share::register(share::Shared::WaitGroup(self.inner.clone()));
+        self.shares.borrow_mut().push(holder);
         id
     }
 
     /// The wait group a `share()` number stands for: the same counter, so `done()` in a
-    /// worker resolves `wait()` on the main thread.
+    /// worker resolves `wait()` on the main thread. The new object keeps the number valid
+    /// while it lives (see `share`). An unknown or released number throws
+    /// `GOGROUP_INVALID_ARGUMENT`.
     #[napi(catch_unwind)]
     pub fn from_shared(env: Env, shared: i64) -> Result<WaitGroup> {
-        match share::lookup(shared) {
-            Some(share::Entry::WaitGroup(wg)) => Ok(WaitGroup {
+        match share::take(shared) {
+            Some((share::Shared::WaitGroup(wg), holder)) => Ok(WaitGroup {
                 inner: wg,
-                shares: std::cell::RefCell::new(Vec::new()),
+                shares: std::cell::RefCell::new(vec![holder]),
             }),
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
