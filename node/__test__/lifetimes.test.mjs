@@ -11,6 +11,7 @@ const fixture = (f) => join(here, 'fixtures', f)
 const leakCases = [
   'whenCancelled on a dropped token',
   'whenCancelled on a dropped child',
+  'whenCancelled on an any token of dropped tokens',
   'WaitGroup.wait on a dropped group',
   'ErrGroup.wait on a dropped group with a task that never settles',
   'ErrGroup.wait on a dropped group with a limit, a running and a queued task',
