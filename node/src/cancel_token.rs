@@ -129,6 +129,9 @@ pub struct CancelToken {
     /// The numbers this object shared, and the one it was made from: each keeps its number
     /// valid while this object lives (see `share`).
     shares: RefCell<Vec<share::Ref>>,
+    /// Last: dropping `inner` may let callbacks go (a `whenCancelled` resolver, freed at the
+    /// next drain).
+    _drain: host::DrainOnDrop,
 }
 
 impl Drop for CancelToken {
@@ -147,6 +150,7 @@ impl CancelToken {
             reason: std::cell::OnceCell::new(),
             controller: RefCell::new(None),
             shares: RefCell::new(Vec::new()),
+            _drain: host::DrainOnDrop,
         }
     }
 

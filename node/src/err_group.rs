@@ -51,8 +51,69 @@ pub struct ErrGroup {
     held: RefCell<Option<gogroup::TaskSlot>>,
     /// The slots of the tasks started one slot each (a limit), until they settle.
     slots: Rc<Slots>,
-    /// Cancelled when this object is collected: its queued `go` calls give up then.
-    gone: OnceCell<gogroup::CancelToken>,
+    /// Set when this object is collected: its queued `go` calls give up then.
+    gone: Rc<Gone>,
+    /// This object, weakly: what its queued `go` calls hand to their tasks' promise handlers.
+    owner: OnceCell<Rc<HostValue>>,
+    /// Last: dropping `inner` (the last holder, maybe) ends the group's weak waits, whose
+    /// futures run at the next drain (no drain follows a finalizer).
+    _drain: host::DrainOnDrop,
+}
+
+/// Tells the queued `go` calls of a group that the group was collected (single-threaded: the
+/// group and its queued calls live on one loop).
+#[derive(Debug, Default)]
+struct Gone {
+    gone: Cell<bool>,
+    waiting: RefCell<crate::slab::Slab<std::task::Waker>>,
+}
+
+impl Gone {
+    fn set(&self) {
+        self.gone.set(true);
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for w in waiting.into_values() {
+            w.wake(); // queues a poll: no JS here (a finalizer)
+        }
+    }
+}
+
+/// A future that completes once its group is [`Gone`].
+struct WhenGone {
+    gone: Rc<Gone>,
+    key: Option<u32>,
+}
+
+impl std::future::Future for WhenGone {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.gone.gone.get() {
+            return std::task::Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        let key = match self.key.take() {
+            Some(k) => {
+                let mut w = self.gone.waiting.borrow_mut();
+                w.take(k);
+                w.insert(waker)
+            }
+            None => self.gone.waiting.borrow_mut().insert(waker),
+        };
+        self.key = Some(key);
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for WhenGone {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.gone.waiting.borrow_mut().take(k);
+        }
+    }
 }
 
 /// `o[key]` as a number, `None` if it is `undefined` or `null` (as the typings promise).
@@ -133,8 +194,14 @@ impl ErrGroup {
         self.slots.finish(env, id, outcome);
     }
 
-    fn gone(&self) -> &gogroup::CancelToken {
-        self.gone.get_or_init(gogroup::CancelToken::new)
+    /// This object, weakly (made on first use).
+    fn owner(&self, env: sys::napi_env, this: sys::napi_value) -> Result<Rc<HostValue>> {
+        if let Some(o) = self.owner.get() {
+            return Ok(o.clone());
+        }
+        let o = Rc::new(HostValue::weak(env, this)?);
+        let _ = self.owner.set(o.clone());
+        Ok(o)
     }
 }
 
@@ -198,7 +265,9 @@ impl ErrGroup {
             queued_n: Rc::new(Cell::new(0)),
             held: RefCell::new(None),
             slots: Rc::new(Slots::default()),
-            gone: OnceCell::new(),
+            gone: Rc::new(Gone::default()),
+            owner: OnceCell::new(),
+            _drain: host::DrainOnDrop,
         })
     }
 
@@ -232,9 +301,12 @@ impl ErrGroup {
         // if it is collected first, the queued task is abandoned (module doc).
         let f = HostValue::new(raw, f.raw())?;
         let token = HostValue::new(raw, token)?;
-        let owner = HostValue::weak(raw, this.object.raw())?;
+        let owner = self.owner(raw, this.object.raw())?;
         let mut start = Some(self.inner.start_queued());
-        let mut gone = self.gone().wait_async();
+        let mut gone = WhenGone {
+            gone: self.gone.clone(),
+            key: None,
+        };
         let slots = self.slots.clone();
         let queued_n = self.queued_n.clone();
         queued_n.set(queued_n.get() + 1);
@@ -539,15 +611,12 @@ impl ErrGroup {
 impl Drop for ErrGroup {
     fn drop(&mut self) {
         // The object was collected: its tasks are abandoned (module doc). No JS here (a
-        // finalizer): what this wakes runs at the next drain, asked for below.
-        if let Some(gone) = self.gone.get() {
-            gone.cancel();
-        }
+        // finalizer): what this wakes runs at the next drain (`_drain` asks for one).
+        self.gone.set();
         if let Some(slot) = self.held.get_mut().take() {
             slot.abandon();
         }
         self.slots.abandon_all();
-        host::drain_soon();
     }
 }
 

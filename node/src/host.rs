@@ -19,9 +19,11 @@
 //!    function is unref'd while no keep-alive is held (see [`KeepAlive`] for which calls take
 //!    one), registrations live in core, and JS values are released when the last Rust holder
 //!    drops its key.
-//! 5. A pending promise made here ([`deferred`]) is settled through JS resolving functions
-//!    that Rust holds as a [`HostValue`]: dropping the [`Resolver`] unsettled releases them, and
-//!    the promise, forever pending, is collected with whoever still holds it. What waits for
+//! 5. A pending promise made here ([`deferred`]) is settled through its [`Resolver`]; dropping
+//!    the resolver unsettled (on any thread) frees it at the next drain — napi frees a
+//!    `napi_deferred` only by settling it, so it is resolved with a fresh promise that never
+//!    settles — and the promise, forever pending, is collected with whoever still holds it.
+//!    What waits for
 //!    it (a spawned future, a core registration) holds weak handles of what it waits for, and
 //!    ends when that is abandoned: an unreachable group or token takes its pending promises
 //!    with it (issue 12).
@@ -75,6 +77,10 @@ pub(crate) struct Shared {
     queue: Mutex<VecDeque<Job>>,
     /// Keys of JS values whose last Rust holder dropped them (maybe on another thread).
     released: Mutex<Vec<u32>>,
+    /// Resolvers dropped unsettled (maybe on another thread), to free at the next drain.
+    abandoned: Mutex<Vec<DeferredPtr>>,
+    /// A [`drain_soon`] call is on its way (one is enough until it ran).
+    drain_requested: std::sync::atomic::AtomicBool,
     /// The weak threadsafe function; `None` once the environment is gone.
     tsfn: Mutex<Option<TsfnPtr>>,
 }
@@ -269,6 +275,8 @@ struct Host {
     cancel_source: sys::napi_ref,
     /// [`KeepAlive`]s held on this thread; the threadsafe function is ref'd while nonzero.
     keep_alive: usize,
+    /// Promises made by [`deferred`] and not settled or freed yet (for `testing.hostStats`).
+    promises: usize,
     /// Helper functions already looked up (by the address of their name): a property lookup
     /// by C string internalizes the name on every call.
     helper_cache: Vec<(*const std::ffi::c_char, sys::napi_ref)>,
@@ -308,13 +316,9 @@ const HELPERS: &str = r#"(function () {
       }
       return false;
     },
-    // A promise and the one function that settles it, `settle(ok, value)`: Rust holds only
-    // that function, so dropping it unsettled leaves nothing behind but a pending promise.
-    deferred() {
-      let settle;
-      const p = new Promise((resolve, reject) => { settle = (ok, v) => (ok ? resolve : reject)(v); });
-      return [p, settle];
-    },
+    // A promise that never settles: resolving a dropped resolver's promise with it frees the
+    // resolver (napi frees a deferred only by settling it), and leaves that promise pending.
+    never() { return new Promise(() => {}); },
     // Each error's stack is formatted at once (`void e.stack`): until then V8 keeps the
     // receiver of every frame, and a reason cached by a token would keep alive the objects
     // that asked for it — among them the token itself (a cycle through a strong reference).
@@ -371,6 +375,8 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         dirty: std::sync::atomic::AtomicBool::new(false),
         queue: Mutex::new(VecDeque::new()),
         released: Mutex::new(Vec::new()),
+        abandoned: Mutex::new(Vec::new()),
+        drain_requested: std::sync::atomic::AtomicBool::new(false),
         tsfn: Mutex::new(None),
     });
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
@@ -460,6 +466,7 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         settle: settle_ref,
         cancel_source: cancel_ref,
         keep_alive: 0,
+        promises: 0,
         helper_cache: Vec::new(),
     })
 }
@@ -513,12 +520,25 @@ pub(crate) fn drain(env: sys::napi_env) {
     };
     // Cleared before looking, so that anything queued from now on is seen by a later drain.
     shared.dirty.store(false, Ordering::Release);
+    shared.drain_requested.store(false, Ordering::Release);
     loop {
         let job = lock(&shared.queue).pop_front();
         match job {
             Some(Job::Poll(key)) => poll_task(key, &shared),
             Some(Job::Run(f)) => f(),
             None => break,
+        }
+    }
+    let abandoned = std::mem::take(&mut *lock(&shared.abandoned));
+    for d in abandoned {
+        // Invariant 5: settling is the only way to free a deferred; a promise that never
+        // settles leaves the caller's promise pending, and both go with their holders.
+        if let Ok(never) = call_helper(env, c"never", &[]) {
+            // SAFETY: JS thread; a deferred of this thread, settled exactly once (here).
+            unsafe { sys::napi_resolve_deferred(env, d.0, never) };
+            promise_settled();
+        } else {
+            let _ = take_exception(env);
         }
     }
     let released = std::mem::take(&mut *lock(&shared.released));
@@ -764,40 +784,83 @@ pub(crate) fn undefined(env: sys::napi_env) -> sys::napi_value {
 
 /// A new pending promise and its [`Resolver`] (invariant 5).
 pub(crate) fn deferred(env: sys::napi_env) -> Result<(Resolver, sys::napi_value)> {
-    let pair = call_helper(env, c"deferred", &[])?;
-    let mut promise = ptr::null_mut();
-    let mut settle = ptr::null_mut();
-    // SAFETY: JS thread; `deferred` returns `[promise, settle]`.
-    unsafe {
-        check(sys::napi_get_element(env, pair, 0, &mut promise))?;
-        check(sys::napi_get_element(env, pair, 1, &mut settle))?;
-    }
-    Ok((Resolver(HostValue::new(env, settle)?), promise))
+    let mut d = ptr::null_mut();
+    let mut p = ptr::null_mut();
+    // SAFETY: JS thread.
+    check(unsafe { sys::napi_create_promise(env, &mut d, &mut p) })?;
+    let host = with_host(env, |h| {
+        h.promises += 1;
+        h.shared.clone()
+    })?;
+    Ok((
+        Resolver {
+            deferred: Some(DeferredPtr(d)),
+            host,
+        },
+        p,
+    ))
 }
 
-/// Settles a promise made by [`deferred`], at most once, on its own thread. Dropping it
-/// unsettled leaves the promise pending and releases everything Rust held for it.
+/// A `napi_deferred`: used only on its own thread, but may be dropped on another.
 #[derive(Debug)]
-pub(crate) struct Resolver(HostValue);
+struct DeferredPtr(sys::napi_deferred);
+// SAFETY: the pointer is only dereferenced by napi on the JS thread that made it (`Resolver`
+// settles it there; a dropped one is handed back to that thread's `drain`).
+unsafe impl Send for DeferredPtr {}
+
+/// Settles a promise made by [`deferred`], at most once, on its own thread. Dropped unsettled
+/// (on any thread: it may ride in a core callback), it is freed by its thread's next drain and
+/// its promise stays pending for good (invariant 5).
+pub(crate) struct Resolver {
+    deferred: Option<DeferredPtr>,
+    host: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").finish_non_exhaustive()
+    }
+}
 
 impl Resolver {
-    pub(crate) fn resolve(self, env: sys::napi_env, v: sys::napi_value) {
-        self.settle(env, true, v);
+    pub(crate) fn resolve(mut self, env: sys::napi_env, v: sys::napi_value) {
+        if let Some(d) = self.deferred.take() {
+            // SAFETY: JS thread; settled exactly once (taken).
+            unsafe { sys::napi_resolve_deferred(env, d.0, v) };
+            promise_settled();
+        }
     }
 
-    pub(crate) fn reject(self, env: sys::napi_env, v: sys::napi_value) {
-        self.settle(env, false, v);
+    pub(crate) fn reject(mut self, env: sys::napi_env, v: sys::napi_value) {
+        if let Some(d) = self.deferred.take() {
+            // SAFETY: as `resolve`.
+            unsafe { sys::napi_reject_deferred(env, d.0, v) };
+            promise_settled();
+        }
     }
+}
 
-    fn settle(self, env: sys::napi_env, ok: bool, v: sys::napi_value) {
-        let Some(f) = self.0.get() else { return };
-        let mut flag = ptr::null_mut();
-        // SAFETY: JS thread.
-        unsafe { sys::napi_get_boolean(env, ok, &mut flag) };
-        // Resolving cannot throw (the functions are V8's own, behind a one-line arrow).
-        let _ = call(env, undefined(env), f, &[flag, v]);
-        let _ = take_exception(env);
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        if let Some(d) = self.deferred.take()
+            && !self.host.is_gone()
+        {
+            lock(&self.host.abandoned).push(d);
+            self.host.dirty.store(true, Ordering::Release);
+            if !self.host.on_loop() {
+                // Wake the loop (a job, however empty, signals it from another thread).
+                self.host.run(|| {});
+            }
+        }
     }
+}
+
+fn promise_settled() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow_mut().as_mut() {
+            h.promises -= 1;
+        }
+    });
 }
 
 /// Keeps this thread's event loop alive while it exists (it refs the threadsafe function).
@@ -886,12 +949,25 @@ fn set_ref(shared: &Shared, env: sys::napi_env, on: bool) {
     }
 }
 
+/// A field that asks for [`drain_soon`] when its object is dropped: put last in a napi struct
+/// whose fields may queue work when they go (a core handle whose last drop wakes weak waits or
+/// lets callbacks go), since a napi finalizer is not an entry point that drains.
+#[derive(Debug, Default)]
+pub(crate) struct DrainOnDrop;
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        drain_soon();
+    }
+}
+
 /// Asks for a [`drain`] soon, through the threadsafe function: for code that queues work on
 /// this thread outside an entry point (a finalizer), where no drain follows.
 pub(crate) fn drain_soon() {
     HOST.with(|cell| {
         if let Some(h) = cell.borrow().as_ref()
             && h.shared.dirty.load(Ordering::Acquire)
+            && !h.shared.drain_requested.swap(true, Ordering::AcqRel)
             && let Some(t) = lock(&h.shared.tsfn).as_ref()
         {
             // SAFETY: the tsfn is alive while it is `Some`; callable from any thread.
@@ -1022,15 +1098,16 @@ pub(crate) fn first_of(
     })
 }
 
-/// Live entries of this thread's host: JS values held by Rust, pending futures, keep-alives.
-/// For tests.
-pub(crate) fn stats() -> (usize, usize, usize) {
+/// Live entries of this thread's host: JS values held by Rust, pending futures, keep-alives,
+/// unsettled promises. For tests.
+pub(crate) fn stats() -> (usize, usize, usize, usize) {
     HOST.with(|cell| {
-        cell.borrow().as_ref().map_or((0, 0, 0), |h| {
+        cell.borrow().as_ref().map_or((0, 0, 0, 0), |h| {
             (
                 h.values.iter().filter(|r| !r.is_null()).count(),
                 h.tasks.iter().filter(|t| t.is_some()).count(),
                 h.keep_alive,
+                h.promises,
             )
         })
     })

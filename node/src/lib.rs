@@ -67,7 +67,7 @@ mod testing {
     #[napi(namespace = "testing", catch_unwind)]
     pub fn host_stats(env: napi::Env) -> HostStats {
         crate::host::drain(env.raw());
-        let (values, pending, refs) = crate::host::stats();
+        let (values, pending, refs, promises) = crate::host::stats();
         HostStats {
             values: values as u32,
             pending: pending as u32,
@@ -75,6 +75,7 @@ mod testing {
             tokens: crate::handles::live() as u32,
             wait_groups: crate::handles::live_wait_groups() as u32,
             refs: refs as u32,
+            promises: promises as u32,
             shared: crate::share::live() as u32,
         }
     }
@@ -103,6 +104,8 @@ mod testing {
         pub wait_groups: u32,
         /// Pending calls holding this thread's event loop alive (`{ ref: true }`, timeouts).
         pub refs: u32,
+        /// Promises made by the addon on this thread and not settled (or released) yet.
+        pub promises: u32,
         /// `share()` numbers not released yet, process-wide.
         pub shared: u32,
     }

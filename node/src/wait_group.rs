@@ -23,6 +23,8 @@ pub struct WaitGroup {
     pub(crate) inner: gogroup::WaitGroup,
     /// The numbers this object shared, and the one it was made from (see `share`).
     shares: std::cell::RefCell<Vec<share::Ref>>,
+    /// Last: dropping `inner` may end weak waits, whose futures run at the next drain.
+    _drain: host::DrainOnDrop,
 }
 
 #[napi]
@@ -34,6 +36,7 @@ impl WaitGroup {
         WaitGroup {
             inner: gogroup::WaitGroup::new(),
             shares: std::cell::RefCell::new(Vec::new()),
+            _drain: host::DrainOnDrop,
         }
     }
 
@@ -198,6 +201,7 @@ impl WaitGroup {
             Some((share::Shared::WaitGroup(wg), holder)) => Ok(WaitGroup {
                 inner: wg,
                 shares: std::cell::RefCell::new(vec![holder]),
+                _drain: host::DrainOnDrop,
             }),
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
