@@ -6,9 +6,15 @@
 //!
 //! | JS | core |
 //! |---|---|
-//! | `new WaitGroup()`, `add`, `done`, `wait()`, `waitSync()`, `go(fn)` | `WaitGroup`, `wait_async`, `wait_timeout` |
+//! | `new WaitGroup()`, `add`, `done`, `wait({ signal, timeout, ref })`, `waitSync()`, `go(fn)` | `WaitGroup`, `downgrade().wait_async()`, `wait_async` |
 //! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
-//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
+//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout, ref })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_queued`, `TaskSlot::finish` / `abandon`, `downgrade().wait_async()`, `active`, `limit`, `errors` |
+//!
+//! Lifetimes (issue 12): a pending promise holds nothing that keeps what it awaits alive, and is
+//! released with it ([`waits`]); a timed wait keeps the event loop alive until it settles, an
+//! unbounded one only with `{ ref: true }` (the table is on `host::KeepAlive`); `waitSync` in a
+//! worker ends on `worker.terminate()` ([`blocking`]); a `share()` number lives until it is
+//! taken, then with its objects ([`share`]).
 //!
 //! [`host`], [`loop_tasks`] and [`handles`] (with the JS halves they install,
 //! `src/loop_tasks.js` and `src/tokens.js`) are the only code that is the binding's own: the
