@@ -187,9 +187,15 @@ impl Sleeper {
         mut ready: impl FnMut() -> bool,
     ) -> Result<bool> {
         let _blocked = Blocked::enter();
+        let mut woken = false;
         loop {
             if ready() {
                 return Ok(true);
+            }
+            if woken {
+                // Reset only before sleeping again: a wake-up that ends the wait costs no read.
+                self.wake.reset();
+                woken = false;
             }
             let now = Instant::now();
             let nap = match deadline {
@@ -205,7 +211,7 @@ impl Sleeper {
             let mut look = n <= 0; // the safety net, a deadline, or an interrupted call
             for e in &events[..n.max(0) as usize] {
                 match e.u64 {
-                    WAKE => self.wake.reset(),
+                    WAKE => woken = true,
                     _ => look = true,
                 }
             }
