@@ -14,6 +14,8 @@
 //! are *abandoned*: their outcome is deliberately dropped, nothing is recorded, the token is
 //! not cancelled, and the group's pending waits are released without settling (a timed wait
 //! still ends with its timeout). No promise of a collected group ever rejects because of it.
+//! One limit: a `go` queued behind a full limit holds its function strongly until it starts,
+//! so a queued function that refers to its own group keeps that group alive while queued.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
