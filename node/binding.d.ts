@@ -118,19 +118,34 @@ export declare class CancelToken {
   /**
    * A token cancelled when `signal` aborts, with `signal.reason` as its reason (the same
    * value). An already-aborted signal gives a cancelled token.
+   *
+   * However many tokens are made from one signal, the signal gets one listener, and a
+   * token made from it that is dropped leaves nothing behind on a signal that never
+   * aborts (as `AbortSignal.any`'s dependents).
    */
   static fromSignal(signal: AbortSignal): CancelToken
   /**
    * A promise that resolves with the reason once the token is cancelled (never rejects).
-   * A pending promise does not keep the process alive.
+   *
+   * A pending promise does not keep the process alive (as an `abort` listener does not),
+   * unless `options.ref` is true: then the loop stays alive until the token is cancelled —
+   * for a token that a worker or a C thread will cancel. It holds nothing that keeps the
+   * token alive: once nothing can cancel the token any more (it and its ancestors are
+   * unreachable, with no deadline pending), the promise is released, forever pending, with
+   * whatever still refers to it.
+   *
+   * ```js
+   * await token.whenCancelled({ ref: true }) // in a worker: stays until the main thread cancels
+   * ```
    */
-  whenCancelled(): Promise<unknown>
+  whenCancelled(options?: { ref?: boolean | null }): Promise<unknown>
   /** Throws the reason if the token is cancelled (like `AbortSignal.throwIfAborted()`). */
   throwIfCancelled(): void
   /**
    * Blocks this thread until the token is cancelled or `timeoutMs` passes; true if
    * cancelled. Only in worker threads: on the main thread it throws
    * (`GOGROUP_INVALID_ARGUMENT`), because blocking the event loop is a bug.
+   * `worker.terminate()` ends the wait (the worker then stops, as it does anywhere else).
    */
   waitSync(timeoutMs?: number | undefined | null): boolean
   /**
@@ -146,13 +161,24 @@ export declare class CancelToken {
    */
   cHandle(): bigint
   /**
-   * A number that `CancelToken.fromShared(n)` turns back into this same token on any
-   * thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+   * A new number that `CancelToken.fromShared(n)` turns back into this same token on any
+   * thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+   *
+   * Until it is first taken, the number keeps the token on its own, whatever happens to
+   * this object: a worker may read it after the main thread dropped its token. Once taken,
+   * it stays valid while this object or any object made from it is alive, then it is
+   * released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+   * the token until the process exits: share once per receiver.
+   *
+   * ```js
+   * new Worker(file, { workerData: { token: token.share() } })
+   * ```
    */
   share(): number
   /**
    * The token a `share()` number stands for: the same core token, so cancelling either
-   * side cancels both.
+   * side cancels both. The new object keeps the number valid while it lives (see `share`).
+   * An unknown or released number throws `GOGROUP_INVALID_ARGUMENT`.
    */
   static fromShared(shared: number): CancelToken
 }
@@ -253,12 +279,17 @@ export declare class ErrGroup {
    * early leaves the group untouched: its token is not cancelled, its tasks keep running,
    * and a later `wait()` still reports their outcome. Never blocks.
    *
+   * A wait with a `timeout` keeps the process alive until it settles; one without does
+   * not, unless `ref: true`; `ref: false` lets a timed wait leave the loop free. If the
+   * group is collected while tasks are pending (they can never report then), an unbounded
+   * wait is released without settling: it never rejects because of that.
+   *
    * ```js
    * await g.wait({ timeout: 1000 })               // GOGROUP_TIMEOUT after 1 s
    * await g.wait({ signal: request.signal })      // rejects with request.signal.reason
    * ```
    */
-  wait(options?: { signal?: AbortSignal | null; timeout?: number | null }): Promise<void>
+  wait(options?: { signal?: AbortSignal | null; timeout?: number | null; ref?: boolean | null }): Promise<void>
   /**
    * Graceful shutdown: cancels the token, waits at most `graceMs` for the tasks, and
    * resolves to how many still run (0: all stopped). Never rejects. With `reason`, the token
@@ -272,7 +303,8 @@ export declare class ErrGroup {
   shutdown(graceMs?: number | null, reason?: unknown): Promise<number>
   /**
    * `await using g = new ErrGroup()`: cancels the token and waits for every task (errors
-   * are left to `wait()`).
+   * are left to `wait()`). Like an unbounded `wait()`, it keeps nothing alive, and it is
+   * released without settling if the group is collected with tasks pending.
    */
   [globalThis.Symbol.asyncDispose](): Promise<void>
 }
@@ -323,12 +355,20 @@ export declare class WaitGroup {
   /**
    * Resolves to `true` once the counter is zero (at once if it is), to `false` after
    * `timeout` ms; rejects with `signal.reason` if `signal` aborts first. Never blocks.
+   *
+   * A wait with a `timeout` keeps the process alive until it settles (as a timer does); one
+   * without does not, unless `ref: true` (for a counter that a worker or a C thread will
+   * bring to zero); `ref: false` lets a timed wait leave the loop free. It holds nothing
+   * that keeps the group alive: once nothing can change the counter any more (no object,
+   * task, share number or C handle of it is left), an unbounded wait is released, forever
+   * pending, with whatever still refers to its promise.
    */
-  wait(options?: { signal?: AbortSignal | null; timeout?: number | null }): Promise<boolean>
+  wait(options?: { signal?: AbortSignal | null; timeout?: number | null; ref?: boolean | null }): Promise<boolean>
   /**
    * Blocks this thread until the counter is zero or `timeoutMs` passes; true if zero.
    * Only in worker threads: on the main thread it throws (`GOGROUP_INVALID_ARGUMENT`),
-   * because blocking the event loop is a bug.
+   * because blocking the event loop is a bug. `worker.terminate()` ends the wait (the
+   * worker then stops, as it does anywhere else).
    */
   waitSync(timeoutMs?: number | undefined | null): boolean
   /**
@@ -344,13 +384,25 @@ export declare class WaitGroup {
    */
   go(fn: () => unknown): void
   /**
-   * A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
-   * thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+   * A new number that `WaitGroup.fromShared(n)` turns back into this same wait group on
+   * any thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+   *
+   * Until it is first taken, the number keeps the counter on its own, whatever happens to
+   * this object: a worker may read it after the main thread dropped its group. Once taken,
+   * it stays valid while this object or any object made from it is alive, then it is
+   * released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+   * the counter until the process exits: share once per receiver.
+   *
+   * ```js
+   * new Worker(file, { workerData: { wg: wg.share() } })
+   * ```
    */
   share(): number
   /**
    * The wait group a `share()` number stands for: the same counter, so `done()` in a
-   * worker resolves `wait()` on the main thread.
+   * worker resolves `wait()` on the main thread. The new object keeps the number valid
+   * while it lives (see `share`). An unknown or released number throws
+   * `GOGROUP_INVALID_ARGUMENT`.
    */
   static fromShared(shared: number): WaitGroup
 }
@@ -413,5 +465,13 @@ export declare namespace testing {
      * collected yet.
      */
     waitGroups: number
+    /** Pending calls holding this thread's event loop alive (`{ ref: true }`, timeouts). */
+    refs: number
+    /** Promises made by the addon on this thread and not settled (or released) yet. */
+    promises: number
+    /** `share()` numbers not released yet, process-wide. */
+    shared: number
   }
+  /** Threads of this process blocked in `waitSync()` right now (any thread's host). */
+  export function waitSyncBlocked(): number
 }

@@ -15,4 +15,6 @@ module.exports = {
   doneOnNativeThread: (wg) => native.doneOnNativeThread(nativeOf(wg)),
   /** Calls `token.cancel()` on one of core's pool threads. */
   cancelOnNativeThread: (token) => native.cancelOnNativeThread(token),
+  /** How many threads are inside a blocking `waitSync` right now (for worker tests). */
+  waitSyncBlocked: () => native.waitSyncBlocked(),
 }

@@ -76,10 +76,13 @@ mod wait_group;
 mod wait_list;
 
 pub use cancel_token::{CancelToken, CancelledFuture, DropGuard, Registration};
-pub use err_group::{Collect, ErrGroup, ErrGroupBuilder, ErrGroupFuture, StartFuture, TaskSlot};
+pub use err_group::{
+    Collect, ErrGroup, ErrGroupBuilder, ErrGroupFuture, StartFuture, TaskSlot, WeakErrGroup,
+    WeakErrGroupFuture,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use pool::PoolStats;
-pub use wait_group::{WaitGroup, WaitGroupFuture};
+pub use wait_group::{WaitGroup, WaitGroupFuture, WeakWaitGroup, WeakWaitGroupFuture};
 
 #[cfg(all(test, loom))]
 mod tests;

@@ -14,7 +14,11 @@
 //! * there are four ways to wait: [`wait`](WaitGroup::wait),
 //!   [`wait_timeout`](WaitGroup::wait_timeout), [`wait_cancellable`](WaitGroup::wait_cancellable)
 //!   (which also returns when a token is cancelled and leaves nothing blocked behind it) and
-//!   [`wait_async`](WaitGroup::wait_async) (a plain `Future`, no runtime needed).
+//!   [`wait_async`](WaitGroup::wait_async) (a plain `Future`, no runtime needed);
+//! * a wait can be **weak** ([`WaitGroup::downgrade`], [`WeakWaitGroup::wait_async`]): it keeps
+//!   nothing alive and ends as *abandoned* once nothing that could change the counter is left —
+//!   for hosts with a garbage collector, whose pending promise must not pin the group (nor
+//!   wait forever on one that nobody can finish any more).
 //!
 //! # Invariants
 //! 1. `state` packs `counter` (high 32 bits), a round number `generation` (bits 1..=31) and a
@@ -38,6 +42,14 @@
 //!    no unwind — not even from a panic payload's `Drop` — can skip it, so `wait` cannot hang
 //!    on a task that ended. No payload is dropped where its `Drop` could unwind into a worker
 //!    or a waiter ([`crate::panic_slot`], invariant 4).
+//! 8. `holders` counts what can still change the counter: every `WaitGroup` handle, every
+//!    `go` task not yet finished, and (for an `ErrGroup`'s counter) every `ErrGroup` handle and
+//!    task slot. A holder is only ever made from a holder, so once the count is zero it stays
+//!    zero: the counter is *abandoned*, and will never change again. The last holder to go
+//!    changes `holders` before it notifies the wait list, so a weak future that saw a holder
+//!    is registered when the notification comes (as invariant 4). A weak future looks at the
+//!    counter before it looks at `holders`: a round that ended before the last holder went is
+//!    reported as ended, never as abandoned.
 
 use std::fmt;
 use std::future::Future;
@@ -48,7 +60,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel_token::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
-use crate::loom::{Arc, AtomicU64, SPIN_LIMIT, spin_hint};
+use crate::loom::{Arc, AtomicU64, AtomicUsize, SPIN_LIMIT, spin_hint};
 use crate::panic_slot::{self, PanicSlot};
 use crate::pool::{self, handoff::GroupId};
 use crate::wait_list::WaitList;
@@ -75,6 +87,8 @@ fn generation(s: u64) -> u64 {
 /// Waits for a collection of tasks to finish (Go's `sync.WaitGroup`).
 ///
 /// A `WaitGroup` is a handle: clones share one counter, so a clone can be moved into each task.
+/// Every handle can change the counter; a [`WeakWaitGroup`] ([`downgrade`](WaitGroup::downgrade))
+/// can only watch it.
 ///
 /// # Examples
 /// ```
@@ -93,17 +107,33 @@ fn generation(s: u64) -> u64 {
 /// wg.wait();
 /// assert_eq!(hits.load(Ordering::Relaxed), 10);
 /// ```
-#[derive(Clone)]
 pub struct WaitGroup {
     counter: Arc<Counter>,
 }
 
 /// What every handle of one group shares: the counter's state word (invariant 1), the
-/// threads and futures asleep until the round ends, and the first captured panic.
+/// threads and futures asleep until the round ends, the first captured panic, and how many
+/// holders can still change the counter (invariant 8).
 pub(crate) struct Counter {
     state: AtomicU64,
     list: WaitList,
     panic: PanicSlot,
+    holders: AtomicUsize,
+}
+
+impl Clone for WaitGroup {
+    fn clone(&self) -> Self {
+        self.counter.retain();
+        WaitGroup {
+            counter: self.counter.clone(),
+        }
+    }
+}
+
+impl Drop for WaitGroup {
+    fn drop(&mut self) {
+        Counter::release(&self.counter);
+    }
 }
 
 impl Default for WaitGroup {
@@ -128,11 +158,30 @@ impl WaitGroup {
     /// ```
     pub fn new() -> WaitGroup {
         WaitGroup {
-            counter: Arc::new(Counter {
-                state: AtomicU64::new(0),
-                list: WaitList::new(),
-                panic: PanicSlot::new(),
-            }),
+            counter: Counter::new_held(),
+        }
+    }
+
+    /// A weak handle to this group: it can read the counter and wait for it, but it is not a
+    /// holder (invariant 8): once every `WaitGroup` handle is dropped and every `go` task has
+    /// finished, nothing can change the counter any more, and a weak wait ends as abandoned
+    /// instead of pending forever.
+    ///
+    /// For hosts with a garbage collector: a pending promise that waits through a weak handle
+    /// keeps neither the group nor itself alive once the group is unreachable.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// let weak = wg.downgrade();
+    /// assert_eq!(weak.count(), 1);
+    /// assert!(!weak.is_abandoned());
+    /// drop(wg); // the last handle: nobody can call done() any more
+    /// assert!(weak.is_abandoned());
+    /// ```
+    pub fn downgrade(&self) -> WeakWaitGroup {
+        WeakWaitGroup {
+            counter: self.counter.clone(),
         }
     }
 
@@ -216,6 +265,7 @@ impl WaitGroup {
     /// ```
     pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
         // Cannot overflow in practice; if it would, run unaccounted rather than lose the task.
+        self.counter.retain(); // a holder until it finished (invariant 8)
         let count = TaskCount {
             counted: self.counter.add(1).is_ok(),
             group: self.counter.clone(),
@@ -376,6 +426,39 @@ fn overflow() -> Error {
 }
 
 impl Counter {
+    /// A new counter at zero with one holder, which the caller owns (invariant 8).
+    fn new_held() -> Arc<Counter> {
+        Arc::new(Counter {
+            state: AtomicU64::new(0),
+            list: WaitList::new(),
+            panic: PanicSlot::new(),
+            holders: AtomicUsize::new(1),
+        })
+    }
+
+    /// One more holder (invariant 8): only ever called by a holder.
+    fn retain(&self) {
+        // Like `Arc`, refuse to wrap around: billions of holders can only be a leak in a loop.
+        if self.holders.fetch_add(1, Ordering::Relaxed) >= usize::MAX / 2 {
+            std::process::abort();
+        }
+    }
+
+    /// A holder goes. The last one wakes the weak futures, which end as abandoned
+    /// (invariant 8). (Takes the `Arc`: loom's `Arc` cannot be a method receiver.)
+    fn release(this: &Arc<Counter>) {
+        if this.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Always, once per counter: skipping it when no future *seems* to be registered
+            // (no other `Arc`, no `WAITERS` bit) would race a future that is registering, as
+            // loom shows; the list's lock orders the two (its invariant 2).
+            this.list.notify_all();
+        }
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.holders.load(Ordering::Acquire) == 0
+    }
+
     fn add(&self, delta: i64) -> Result<()> {
         if (1..=FAST_ADD_MAX).contains(&delta) {
             // Invariant 5: a small increment is one atomic add (no retry loop under contention).
@@ -509,6 +592,8 @@ impl Drop for TaskCount {
         if self.counted {
             let _ = self.group.add(-1);
         }
+        // After the count (invariant 8): a weak waiter sees the round end, not abandonment.
+        Counter::release(&self.group);
     }
 }
 
@@ -532,45 +617,249 @@ impl fmt::Debug for WaitGroupFuture {
     }
 }
 
+impl WaitGroupFuture {
+    /// `Ready(true)` once the round this future first saw has ended; with `weak`, `Ready(false)`
+    /// if the counter was abandoned before that (invariant 8). Never resumes a panic.
+    fn poll_round(&mut self, cx: &mut Context<'_>, weak: bool) -> Poll<bool> {
+        let gen0 = match self.generation {
+            Some(g) => g,
+            None => {
+                let s = self.counter.state.load(Ordering::Acquire);
+                if count_of(s) == 0 {
+                    return Poll::Ready(true);
+                }
+                let s = self.counter.state.fetch_or(WAITERS, Ordering::AcqRel);
+                if count_of(s) == 0 {
+                    return Poll::Ready(true);
+                }
+                self.generation = Some(generation(s));
+                generation(s)
+            }
+        };
+        let counter = &*self.counter;
+        let ended = || generation(counter.state.load(Ordering::Acquire)) != gen0;
+        // Invariant 8: the round first, then abandonment.
+        let abandoned = || weak && counter.is_abandoned();
+        if counter
+            .list
+            .register(&mut self.entry, cx.waker(), || ended() || abandoned())
+        {
+            counter.list.remove(&mut self.entry);
+            return Poll::Ready(ended());
+        }
+        Poll::Pending
+    }
+}
+
 impl Future for WaitGroupFuture {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let gen0 = match this.generation {
-            Some(g) => g,
-            None => {
-                let s = this.counter.state.load(Ordering::Acquire);
-                if count_of(s) == 0 {
-                    this.counter.resume_panic();
-                    return Poll::Ready(());
-                }
-                let s = this.counter.state.fetch_or(WAITERS, Ordering::AcqRel);
-                if count_of(s) == 0 {
-                    this.counter.resume_panic();
-                    return Poll::Ready(());
-                }
-                this.generation = Some(generation(s));
-                generation(s)
+        match this.poll_round(cx, false) {
+            Poll::Ready(_) => {
+                this.counter.resume_panic();
+                Poll::Ready(())
             }
-        };
-        let state = &this.counter.state;
-        let ended = || generation(state.load(Ordering::Acquire)) != gen0;
-        if this
-            .counter
-            .list
-            .register(&mut this.entry, cx.waker(), ended)
-        {
-            this.counter.list.remove(&mut this.entry);
-            this.counter.resume_panic();
-            return Poll::Ready(());
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Pending
     }
 }
 
 impl Drop for WaitGroupFuture {
     fn drop(&mut self) {
         self.counter.list.remove(&mut self.entry);
+    }
+}
+
+/// A handle that watches a group's counter without being able to change it, and without
+/// keeping anything alive: see [`WaitGroup::downgrade`].
+///
+/// Its waits end as *abandoned* once no holder is left (no `WaitGroup` handle, no unfinished
+/// `go` task): nothing could ever bring the counter to zero then.
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     struct W(std::thread::Thread);
+/// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+/// # }
+/// let wg = gogroup::WaitGroup::new();
+/// wg.add(1).unwrap();
+/// let weak = wg.downgrade();
+/// std::thread::spawn(move || drop(wg)); // gone without calling done()
+/// assert!(block_on(weak.wait_async()).is_none()); // abandoned, not pending forever
+/// ```
+#[derive(Clone)]
+pub struct WeakWaitGroup {
+    counter: Arc<Counter>,
+}
+
+impl fmt::Debug for WeakWaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakWaitGroup")
+            .field("count", &self.count())
+            .field("abandoned", &self.is_abandoned())
+            .finish()
+    }
+}
+
+impl WeakWaitGroup {
+    /// The current counter.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(2).unwrap();
+    /// assert_eq!(wg.downgrade().count(), 2);
+    /// ```
+    pub fn count(&self) -> usize {
+        count_of(self.counter.state.load(Ordering::Acquire)) as usize
+    }
+
+    /// Whether nothing can change the counter any more: no `WaitGroup` handle is left and
+    /// every `go` task has finished (or, for the counter of an [`ErrGroup`](crate::ErrGroup),
+    /// no group handle and no task slot). Once true, it stays true.
+    ///
+    /// ```
+    /// let wg = gogroup::WaitGroup::new();
+    /// let weak = wg.downgrade();
+    /// let other = wg.clone();
+    /// drop(wg);
+    /// assert!(!weak.is_abandoned()); // `other` can still change it
+    /// drop(other);
+    /// assert!(weak.is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        self.counter.is_abandoned()
+    }
+
+    /// A future that completes when the counter is zero — `Some(Ok(()))`, or
+    /// `Some(Err(_))` of kind [`ErrorKind::Panic`] if a `go` task panicked (reported, not
+    /// resumed: this future never unwinds) — or with `None` once the counter is abandoned
+    /// (see [`is_abandoned`](WeakWaitGroup::is_abandoned)) before it reached zero.
+    ///
+    /// Like [`WaitGroup::wait_async`], it waits for the round it first sees to end, so a
+    /// round that ended just before the last holder went is reported as ended, never as
+    /// abandoned. Dropping it removes its registration.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// let wg = gogroup::WaitGroup::new();
+    /// wg.add(1).unwrap();
+    /// let weak = wg.downgrade();
+    /// std::thread::spawn(move || wg.done().unwrap()); // done, then the last handle goes
+    /// assert!(matches!(block_on(weak.wait_async()), Some(Ok(()))));
+    /// ```
+    pub fn wait_async(&self) -> WeakWaitGroupFuture {
+        WeakWaitGroupFuture {
+            inner: WaitGroupFuture {
+                counter: self.counter.clone(),
+                generation: None,
+                entry: None,
+            },
+        }
+    }
+
+    // ---- for an `ErrGroup`, whose counter's holders are its handles and task slots ----
+
+    /// A new counter at zero with one holder, which the caller owns and gives back with
+    /// [`release`](WeakWaitGroup::release) (invariant 8).
+    pub(crate) fn new_held() -> WeakWaitGroup {
+        WeakWaitGroup {
+            counter: Counter::new_held(),
+        }
+    }
+
+    /// One more holder; the caller must be a holder itself.
+    pub(crate) fn retain(&self) {
+        self.counter.retain();
+    }
+
+    /// Gives back a holder taken with [`new_held`](WeakWaitGroup::new_held) or
+    /// [`retain`](WeakWaitGroup::retain).
+    pub(crate) fn release(&self) {
+        Counter::release(&self.counter);
+    }
+
+    pub(crate) fn add(&self, delta: i64) -> Result<()> {
+        self.counter.add(delta)
+    }
+
+    pub(crate) fn done(&self) -> Result<()> {
+        self.counter.add(-1)
+    }
+
+    /// As [`WaitGroup::wait_until`].
+    pub(crate) fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+    ) -> Result<()> {
+        Counter::block(&self.counter, deadline, token)?;
+        match self.counter.panic.take() {
+            Some(p) => Err(panic_slot::report(p)),
+            None => Ok(()),
+        }
+    }
+
+    /// As [`WaitGroup::wait_async`].
+    pub(crate) fn wait_strong(&self) -> WaitGroupFuture {
+        WaitGroupFuture {
+            counter: self.counter.clone(),
+            generation: None,
+            entry: None,
+        }
+    }
+
+    pub(crate) fn group_id(&self) -> GroupId {
+        Counter::group_id(&self.counter)
+    }
+
+    pub(crate) fn is_alone(&self) -> bool {
+        count_of(self.counter.state.load(Ordering::Relaxed)) == 1
+    }
+}
+
+/// The future returned by [`WeakWaitGroup::wait_async`].
+///
+/// ```
+/// let wg = gogroup::WaitGroup::new();
+/// let _ready: gogroup::WeakWaitGroupFuture = wg.downgrade().wait_async();
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct WeakWaitGroupFuture {
+    inner: WaitGroupFuture,
+}
+
+impl fmt::Debug for WeakWaitGroupFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakWaitGroupFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for WeakWaitGroupFuture {
+    type Output = Option<Result<()>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.inner;
+        match inner.poll_round(cx, true) {
+            Poll::Ready(true) => Poll::Ready(Some(match inner.counter.panic.take() {
+                Some(p) => Err(panic_slot::report(p)),
+                None => Ok(()),
+            })),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

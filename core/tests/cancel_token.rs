@@ -1450,3 +1450,31 @@ fn an_overflowing_timeout_means_no_deadline_instead_of_a_panic() {
         "an overflowing wait on a cancelled token returns at once"
     );
 }
+
+#[test]
+fn an_any_token_whose_inputs_are_all_dropped_lets_its_callbacks_go() {
+    // Issue 12: a pending `whenCancelled()` on such a token held its resolver forever (the
+    // dead inputs and the `any` node also held each other).
+    let (a, b) = (CancelToken::new(), CancelToken::new());
+    let either = CancelToken::any([&a, &b]);
+    let kept = std::sync::Arc::new(());
+    let k = kept.clone();
+    let reg = either.on_cancel_inline(move |_| drop(k));
+    let grandchild = either.child(); // a handle below: it stays, without its dead ancestors
+    drop(either);
+    drop(a);
+    assert_eq!(
+        std::sync::Arc::strong_count(&kept),
+        2,
+        "b can still cancel it"
+    );
+    drop(b);
+    assert_eq!(
+        std::sync::Arc::strong_count(&kept),
+        1,
+        "the callback was kept"
+    );
+    assert!(reg.stop());
+    assert!(!grandchild.is_cancelled());
+    assert!(grandchild.cancel()); // still a token of its own
+}

@@ -1255,3 +1255,63 @@ fn collect_all_keeps_the_cancellations_a_parent_caused() {
     assert_eq!(g.errors().len(), 3);
     assert!(g.errors().iter().all(Error::is_canceled));
 }
+
+// ---- weak handles and abandoned tasks (issue 12) ---------------------------------------------
+
+#[test]
+fn an_abandoned_group_ends_its_weak_waits_without_an_outcome_and_cancels_nothing() {
+    let g = ErrGroup::with_token(&CancelToken::new());
+    let token = g.token().clone();
+    let weak = g.downgrade();
+    g.start().unwrap().abandon();
+    let (counting, waker) = CountingWaker::new();
+    let mut fut = Box::pin(weak.wait_async());
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    drop(g);
+    assert_eq!(counting.wakes(), 1);
+    assert!(matches!(
+        poll_once(&mut fut, &waker),
+        std::task::Poll::Ready(None)
+    ));
+    assert!(!token.is_cancelled());
+    assert!(weak.errors().is_empty());
+    assert_eq!(weak.active(), 1); // an abandoned task holds its place for good
+}
+
+#[test]
+fn a_weak_wait_reads_the_outcome_and_cancels_the_token_as_wait_does() {
+    let g = ErrGroup::with_token(&CancelToken::new());
+    let token = g.token().clone();
+    let weak = g.downgrade();
+    let slot = g.start().unwrap();
+    drop(g); // the slot alone keeps the group going
+    assert!(!weak.is_abandoned());
+    let (tx, waiting) = channel();
+    thread::spawn(move || tx.send(block_on(weak.wait_async())).unwrap());
+    slot.finish(Err(Error::custom("late")));
+    let outcome = recv(&waiting, "a lost wake-up").unwrap();
+    assert_eq!(outcome.unwrap_err().to_string(), "late");
+    assert_eq!(token.cause().unwrap().to_string(), "late");
+}
+
+#[test]
+fn a_weak_wait_reports_a_task_panic_as_an_error() {
+    let g = ErrGroup::new();
+    g.go(|_| -> TaskResult { std::panic::resume_unwind(Box::new("boom")) })
+        .unwrap();
+    let err = block_on(g.downgrade().wait_async()).unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panic);
+}
+
+#[test]
+fn an_abandoned_queued_start_keeps_its_count_and_lets_the_group_go() {
+    let g = ErrGroup::new();
+    g.set_limit(0).unwrap();
+    let weak = g.downgrade();
+    let queued = g.start_queued();
+    queued.abandon();
+    assert!(g.wait_timeout(SHORT).is_err()); // still counted: never ran, never will
+    drop(g);
+    assert!(weak.is_abandoned());
+    assert!(block_on(weak.wait_async()).is_none());
+}

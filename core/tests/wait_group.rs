@@ -572,3 +572,52 @@ fn a_task_run_by_its_waiter_may_itself_go_and_wait() {
         assert_eq!(inner_ran.load(Ordering::Relaxed), 2);
     }
 }
+
+// ---- weak handles: waits that keep nothing alive (issue 12) ----------------------------------
+
+#[test]
+fn a_weak_wait_ends_as_abandoned_when_the_last_handle_goes_without_done() {
+    let wg = WaitGroup::new();
+    wg.add(1).unwrap();
+    let weak = wg.downgrade();
+    let (counting, waker) = CountingWaker::new();
+    let mut fut = Box::pin(weak.wait_async());
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    drop(wg); // on this thread: the wake-up is not lost either
+    assert_eq!(counting.wakes(), 1);
+    assert!(matches!(poll_once(&mut fut, &waker), Poll::Ready(None)));
+    assert_eq!(weak.count(), 1); // nothing changed the counter
+}
+
+#[test]
+fn a_go_task_still_running_keeps_a_group_without_handles_from_being_abandoned() {
+    let wg = WaitGroup::new();
+    let weak = wg.downgrade();
+    let (release, rx) = channel::<()>();
+    wg.go(move || {
+        let _ = rx.recv();
+    });
+    drop(wg);
+    assert!(!weak.is_abandoned(), "the task can still finish the round");
+    let (tx, waiting) = channel();
+    thread::spawn(move || tx.send(block_on(weak.wait_async())).unwrap());
+    release.send(()).unwrap();
+    assert!(matches!(recv(&waiting, "a lost wake-up"), Some(Ok(()))));
+}
+
+#[test]
+fn a_weak_wait_reports_a_panic_of_a_go_task_instead_of_resuming_it() {
+    let wg = WaitGroup::new();
+    wg.go(|| std::panic::resume_unwind(Box::new("boom")));
+    let weak = wg.downgrade();
+    let err = block_on(weak.wait_async()).unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panic);
+    wg.wait(); // reported once: not resumed here
+}
+
+#[test]
+fn a_weak_wait_on_a_zero_counter_completes_even_once_abandoned() {
+    let weak = WaitGroup::new().downgrade();
+    assert!(weak.is_abandoned());
+    assert!(matches!(block_on(weak.wait_async()), Some(Ok(()))));
+}

@@ -21,20 +21,30 @@ function cancellation(e, token) {
   return e !== null && typeof e === 'object' && (e.name === 'AbortError' || e.code === 'ABORT_ERR')
 }
 
+// The token that stands for each AbortSignal this thread has watched (src/cancel_token.rs,
+// `signal_source`): held by the signal's one listener, gone with the signal.
+const sources = new WeakMap()
+
 module.exports = {
-  // Runs a task that holds a slot of its own; `arg` is what it receives (a group's token).
-  run(fn, arg, id, settle) {
+  // Runs a task that holds a slot of its own; `arg` is what it receives (a group's token),
+  // `owner` the group's object, which the promise's handlers hold as any continuation would.
+  run(fn, arg, owner, id, settle) {
     const r = fn(arg)
     if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
       r.then(
-        () => settle(id, false, undefined, false),
-        (e) => settle(id, true, e, cancellation(e, arg)),
+        () => settle(owner, id, false, undefined, false),
+        (e) => settle(owner, id, true, e, cancellation(e, arg)),
       )
       return true
     }
     return false
   },
   cancellation,
+  // A promise that never settles: resolving a dropped resolver's promise with it frees the
+  // resolver (napi frees a deferred only by settling it), and leaves that promise pending.
+  never() {
+    return new Promise(() => {})
+  },
   abortError() {
     const e = new DOMException('This operation was aborted', 'AbortError')
     void e.stack
@@ -89,10 +99,15 @@ module.exports = {
   reasonOf(s) {
     return s.reason
   },
-  listen(signal, cb) {
-    const onabort = () => cb(signal.reason)
-    signal.addEventListener('abort', onabort, { once: true })
-    return () => signal.removeEventListener('abort', onabort)
+  // The source token of `signal` (an external), if this thread made one.
+  source(signal) {
+    return sources.get(signal)
+  },
+  // Makes `source` the token of `signal`: one listener per signal, however many tokens,
+  // groups and waits derive from it; it goes with the signal.
+  watch(signal, source, cancel) {
+    signal.addEventListener('abort', () => cancel(source, signal.reason), { once: true })
+    sources.set(signal, source)
   },
   date(ms) {
     return new Date(ms)

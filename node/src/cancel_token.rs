@@ -96,45 +96,6 @@ pub(crate) fn refuse_on_main_thread(env: &Env) -> Result<()> {
     Ok(())
 }
 
-/// A core token cancelled when `signal` aborts, with `signal.reason` as the cause (the same JS
-/// value). Also returns the function that removes the listener, if one was added.
-pub(crate) fn token_from_signal(
-    env: &Env,
-    signal: sys::napi_value,
-) -> Result<(gogroup::CancelToken, Option<HostValue>)> {
-    let raw = env.raw();
-    let token = gogroup::CancelToken::new();
-    let aborted = host::call_helper(raw, c"aborted", &[signal])?;
-    // SAFETY: `aborted` returns a boolean.
-    if unsafe { bool::from_napi_value(raw, aborted) }? {
-        let reason = host::call_helper(raw, c"reasonOf", &[signal])?;
-        token.cancel_with(errors::from_js(raw, reason)?);
-        return Ok((token, None));
-    }
-    let t = token.clone();
-    let listener = env.create_function_from_closure::<Unknown, (), _>("onabort", move |ctx| {
-        let reason = ctx.get::<Unknown>(0)?;
-        let env = ctx.env.raw();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let cause = errors::from_js(env, reason.raw())?;
-            t.cancel_with(cause);
-            host::drain(env);
-            Ok(())
-        }))
-        .unwrap_or_else(|_| Err(Error::from_reason("gogroup: internal panic")))
-    })?;
-    let remover = host::call_helper(raw, c"listen", &[signal, listener.raw()])?;
-    Ok((token, Some(HostValue::new(raw, remover)?)))
-}
-
-/// Calls a remover returned by `token_from_signal` (on the JS thread).
-pub(crate) fn remove_listener(env: sys::napi_env, remover: Option<HostValue>) {
-    if let Some(f) = remover.as_ref().and_then(HostValue::get) {
-        let _ = host::call(env, host::undefined(env), f, &[]);
-        report_exception(env);
-    }
-}
-
 /// The core cause for an optional JS deadline reason (`undefined`: none, the default; `null`
 /// is a reason like any other, as for `AbortController.abort(null)`).
 fn deadline_reason(env: &Env, reason: Unknown) -> Result<Option<gogroup::Error>> {
@@ -164,7 +125,12 @@ pub struct CancelToken {
     /// Interior mutability: every method takes `&self`, so that a callback running inside one
     /// method (a task, an `onCancel` callback) may call another on the same object.
     controller: RefCell<Option<(HostValue, gogroup::Registration)>>,
-    shares: RefCell<Vec<i64>>,
+    /// The numbers this object shared, and the one it was made from: each keeps its number
+    /// valid while this object lives (see `share`).
+    shares: RefCell<Vec<share::Ref>>,
+    /// Last: dropping `inner` may let callbacks go (a `whenCancelled` resolver, freed at the
+    /// next drain).
+    _drain: host::DrainOnDrop,
 }
 
 impl Drop for CancelToken {
@@ -172,7 +138,6 @@ impl Drop for CancelToken {
         if let Some((_, reg)) = self.controller.get_mut().take() {
             reg.stop();
         }
-        share::unregister(self.shares.get_mut());
     }
 }
 
@@ -184,6 +149,7 @@ impl CancelToken {
             reason: std::cell::OnceCell::new(),
             controller: RefCell::new(None),
             shares: RefCell::new(Vec::new()),
+            _drain: host::DrainOnDrop,
         }
     }
 
@@ -437,29 +403,54 @@ impl CancelToken {
 
     /// A token cancelled when `signal` aborts, with `signal.reason` as its reason (the same
     /// value). An already-aborted signal gives a cancelled token.
+    ///
+    /// However many tokens are made from one signal, the signal gets one listener, and a
+    /// token made from it that is dropped leaves nothing behind on a signal that never
+    /// aborts (as `AbortSignal.any`'s dependents).
     #[napi(catch_unwind, ts_args_type = "signal: AbortSignal")]
     pub fn from_signal(env: Env, signal: Unknown) -> Result<CancelToken> {
-        let (token, _listener) = token_from_signal(&env, signal.raw())?;
-        Ok(CancelToken::from_core(token))
+        let source = host::signal_source(env.raw(), signal.raw())?;
+        Ok(CancelToken::from_core(source.child()))
     }
 
     /// A promise that resolves with the reason once the token is cancelled (never rejects).
-    /// A pending promise does not keep the process alive.
-    #[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
-    pub fn when_cancelled(&self, env: Env) -> Result<Raw> {
+    ///
+    /// A pending promise does not keep the process alive (as an `abort` listener does not),
+    /// unless `options.ref` is true: then the loop stays alive until the token is cancelled —
+    /// for a token that a worker or a C thread will cancel. It holds nothing that keeps the
+    /// token alive: once nothing can cancel the token any more (it and its ancestors are
+    /// unreachable, with no deadline pending), the promise is released, forever pending, with
+    /// whatever still refers to it.
+    ///
+    /// ```js
+    /// await token.whenCancelled({ ref: true }) // in a worker: stays until the main thread cancels
+    /// ```
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { ref?: boolean | null }",
+        ts_return_type = "Promise<unknown>"
+    )]
+    pub fn when_cancelled(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
-        let (deferred, promise) = host::promise(raw)?;
-        let token = self.inner.clone();
+        let keep = match options {
+            Some(o) => crate::waits::ref_opt(&env, &o)?.unwrap_or(false),
+            None => false,
+        };
+        let keep = host::KeepAlive::when(raw, keep)?;
+        let (resolver, promise) = host::deferred(raw)?;
         let cache = self.reason_cache().clone();
-        host::spawn(raw, async move {
-            token.wait_async().await;
-            let Some(env) = host::env() else { return };
-            let cause = token.cause().unwrap_or_else(gogroup::Error::canceled);
-            match reason_of(env, &cache, &cause) {
-                Ok(v) => deferred.resolve(env, v),
-                Err(_) => deferred.resolve(env, host::undefined(env)),
-            }
-        })?;
+        let host = host::shared(raw)?;
+        // A callback, not a task holding the token: core lets it go, unrun, once the token
+        // can never be cancelled, and the resolver and the keep-alive go with it.
+        let _registration = self.inner.on_cancel_inline(move |cause| {
+            host.run(move || {
+                let _keep = keep;
+                let Some(env) = host::env() else { return };
+                let v = reason_of(env, &cache, &cause).unwrap_or_else(|_| host::undefined(env));
+                resolver.resolve(env, v);
+            })
+        });
+        host::drain(raw); // a token cancelled already resolves it here
         Ok(Raw(promise))
     }
 
@@ -475,16 +466,11 @@ impl CancelToken {
     /// Blocks this thread until the token is cancelled or `timeoutMs` passes; true if
     /// cancelled. Only in worker threads: on the main thread it throws
     /// (`GOGROUP_INVALID_ARGUMENT`), because blocking the event loop is a bug.
+    /// `worker.terminate()` ends the wait (the worker then stops, as it does anywhere else).
     #[napi(catch_unwind)]
     pub fn wait_sync(&self, env: Env, timeout_ms: Option<f64>) -> Result<bool> {
         refuse_on_main_thread(&env)?;
-        Ok(match timeout_ms {
-            Some(ms) => self.inner.wait_timeout(duration_of_ms(ms)),
-            None => {
-                self.inner.wait();
-                true
-            }
-        })
+        crate::blocking::wait_token(env.raw(), &self.inner, timeout_ms.map(duration_of_ms))
     }
 
     /// A new C handle (`gogroup_cancel_token *`, as a `bigint` address) to this same token, for
@@ -508,21 +494,36 @@ impl CancelToken {
         crate::handles::token_handle(&self.inner)
     }
 
-    /// A number that `CancelToken.fromShared(n)` turns back into this same token on any
-    /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+    /// A new number that `CancelToken.fromShared(n)` turns back into this same token on any
+    /// thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+    ///
+    /// Until it is first taken, the number keeps the token on its own, whatever happens to
+    /// this object: a worker may read it after the main thread dropped its token. Once taken,
+    /// it stays valid while this object or any object made from it is alive, then it is
+    /// released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+    /// the token until the process exits: share once per receiver.
+    ///
+    /// ```js
+    /// new Worker(file, { workerData: { token: token.share() } })
+    /// ```
     #[napi(catch_unwind)]
     pub fn share(&self) -> i64 {
-        let id = share::register(share::Entry::Token(self.inner.clone()));
-        self.shares.borrow_mut().push(id);
+        let (id, holder) = share::register(share::Shared::Token(self.inner.clone()));
+        self.shares.borrow_mut().push(holder);
         id
     }
 
     /// The token a `share()` number stands for: the same core token, so cancelling either
-    /// side cancels both.
+    /// side cancels both. The new object keeps the number valid while it lives (see `share`).
+    /// An unknown or released number throws `GOGROUP_INVALID_ARGUMENT`.
     #[napi(catch_unwind)]
     pub fn from_shared(env: Env, shared: i64) -> Result<CancelToken> {
-        match share::lookup(shared) {
-            Some(share::Entry::Token(t)) => Ok(CancelToken::from_core(t)),
+        match share::take(shared) {
+            Some((share::Shared::Token(t), holder)) => {
+                let token = CancelToken::from_core(t);
+                token.shares.borrow_mut().push(holder);
+                Ok(token)
+            }
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
     }

@@ -6,18 +6,28 @@
 //! value travels through core as the payload of the error, so `wait()` rejects with that very
 //! value. The binding attaches its own handlers to each task's promise, so a failing task never
 //! produces an unhandled rejection.
+//!
+//! # Lifetimes (issue 12)
+//! The JS object owns every place its tasks hold in core (the shared slot, each task's slot,
+//! each queued `go`), and its waits hold it weakly. So when the object is collected — its
+//! pending tasks' promises were collected too, since their handlers refer to it — its tasks
+//! are *abandoned*: their outcome is deliberately dropped, nothing is recorded, the token is
+//! not cancelled, and the group's pending waits are released without settling (a timed wait
+//! still ends with its timeout). No promise of a collected group ever rejects because of it.
+//! One limit: a `go` queued behind a full limit holds its function strongly until it starts,
+//! so a queued function that refers to its own group keeps that group alive while queued.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use napi::bindgen_prelude::*;
 use napi::{JsValue, sys};
 
-use crate::cancel_token::{self, duration_of_ms};
+use crate::cancel_token::duration_of_ms;
 use crate::errors;
-use crate::host::{self, HostValue, Raw};
-use crate::tasks::{self, Slot};
-use crate::wait_group::{Ended, bounded};
+use crate::host::{self, HostValue, KeepAlive, Raw};
+use crate::tasks::Slots;
+use crate::waits::{Ended, WaitOptions, bounded};
 
 /// A group of tasks that fail together (Go's `errgroup.Group` made with `WithContext`): every
 /// task receives the group's token; the first failure cancels it, with that failure as reason.
@@ -38,11 +48,74 @@ pub struct ErrGroup {
     /// `go` calls still waiting for a slot (core's `start_queued`, so `wait()` counts them):
     /// while any wait, later `go` calls queue behind them and `tryGo` refuses.
     queued_n: Rc<Cell<usize>>,
-    /// Removes the listener on `options.signal`, when the group is garbage-collected.
-    signal_listener: Option<HostValue>,
     /// The one slot that the tasks of `src/loop_tasks.js` pending on this loop share (see
     /// [`ErrGroup::hold`]).
     held: RefCell<Option<gogroup::TaskSlot>>,
+    /// The slots of the tasks started one slot each (a limit), until they settle.
+    slots: Rc<Slots>,
+    /// Set when this object is collected: its queued `go` calls give up then.
+    gone: Rc<Gone>,
+    /// This object, weakly: what its queued `go` calls hand to their tasks' promise handlers.
+    owner: OnceCell<Rc<HostValue>>,
+    /// Last: dropping `inner` (the last holder, maybe) ends the group's weak waits, whose
+    /// futures run at the next drain (no drain follows a finalizer).
+    _drain: host::DrainOnDrop,
+}
+
+/// Tells the queued `go` calls of a group that the group was collected (single-threaded: the
+/// group and its queued calls live on one loop).
+#[derive(Debug, Default)]
+struct Gone {
+    gone: Cell<bool>,
+    waiting: RefCell<crate::slab::Slab<std::task::Waker>>,
+}
+
+impl Gone {
+    fn set(&self) {
+        self.gone.set(true);
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for w in waiting.into_values() {
+            w.wake(); // queues a poll: no JS here (a finalizer)
+        }
+    }
+}
+
+/// A future that completes once its group is [`Gone`].
+struct WhenGone {
+    gone: Rc<Gone>,
+    key: Option<u32>,
+}
+
+impl std::future::Future for WhenGone {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.gone.gone.get() {
+            return std::task::Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        let key = match self.key.take() {
+            Some(k) => {
+                let mut w = self.gone.waiting.borrow_mut();
+                w.take(k);
+                w.insert(waker)
+            }
+            None => self.gone.waiting.borrow_mut().insert(waker),
+        };
+        self.key = Some(key);
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for WhenGone {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.gone.waiting.borrow_mut().take(k);
+        }
+    }
 }
 
 /// `o[key]` as a number, `None` if it is `undefined` or `null` (as the typings promise).
@@ -90,26 +163,52 @@ impl ErrGroup {
     }
 }
 
-/// Runs `f(token)` in `slot`, on this thread.
+/// Runs `f(token)` in `slot`, on this thread; `owner` is the group's JS object, which the
+/// task's promise handlers hold until they report to it.
 fn run_in_slot(
     env: sys::napi_env,
+    slots: &Slots,
     slot: gogroup::TaskSlot,
     f: sys::napi_value,
     token: sys::napi_value,
+    owner: sys::napi_value,
 ) {
-    let id = tasks::insert(Slot::Group(slot));
-    match host::run_task(env, f, token, id) {
+    let id = slots.insert(slot);
+    match host::run_task(env, f, token, owner, id) {
         Ok(Ok(true)) => {}
-        Ok(Ok(false)) => tasks::settle(env, id, Ok(())),
+        Ok(Ok(false)) => slots.finish(env, id, Ok(())),
         Ok(Err(thrown)) => {
             let c = host::is_cancellation(env, thrown, token);
-            tasks::settle(env, id, Err((thrown, c)));
+            slots.finish(env, id, Err((thrown, c)));
         }
         Err(_) => {
             let e = host::take_exception(env).unwrap_or_else(|| host::undefined(env));
             let c = host::is_cancellation(env, e, token);
-            tasks::settle(env, id, Err((e, c)));
+            slots.finish(env, id, Err((e, c)));
         }
+    }
+}
+
+impl ErrGroup {
+    /// A task of this group (started by [`run_in_slot`]) settled: `Ok(())`, or
+    /// `Err((thrown value, cancellation))` (see [`errors::task_failure`]).
+    pub(crate) fn settle(
+        &self,
+        env: sys::napi_env,
+        id: u32,
+        outcome: std::result::Result<(), (sys::napi_value, bool)>,
+    ) {
+        self.slots.finish(env, id, outcome);
+    }
+
+    /// This object, weakly (made on first use).
+    fn owner(&self, env: sys::napi_env, this: sys::napi_value) -> Result<Rc<HostValue>> {
+        if let Some(o) = self.owner.get() {
+            return Ok(o.clone());
+        }
+        let o = Rc::new(HostValue::weak(env, this)?);
+        let _ = self.owner.set(o.clone());
+        Ok(o)
     }
 }
 
@@ -128,15 +227,13 @@ impl ErrGroup {
         let mut parents = Vec::new();
         let mut limit = None;
         let mut collect_all = false;
-        let mut signal_listener = None;
         if let Some(o) = options {
             if let Some(t) = get_opt(&o, "token")? {
                 parents.push(crate::handles::core_of(&env, t)?);
             }
             if let Some(s) = get_opt(&o, "signal")? {
-                let (t, remover) = cancel_token::token_from_signal(&env, s)?;
-                parents.push(t);
-                signal_listener = remover;
+                // The signal's one source token (no listener of this group's own on it).
+                parents.push(host::signal_source(env.raw(), s)?);
             }
             limit = number_opt(&env, &o, "limit")?;
             if let Some(c) = o.get::<String>("collect")? {
@@ -173,8 +270,11 @@ impl ErrGroup {
             collect_all,
             token: RefCell::new(None),
             queued_n: Rc::new(Cell::new(0)),
-            signal_listener,
             held: RefCell::new(None),
+            slots: Rc::new(Slots::default()),
+            gone: Rc::new(Gone::default()),
+            owner: OnceCell::new(),
+            _drain: host::DrainOnDrop,
         })
     }
 
@@ -194,29 +294,52 @@ impl ErrGroup {
     /// the addon (recorded at once, so the first one cancels the token at once); `active`
     /// and `shutdown()` still count each task.
     #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
-    pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
+    pub fn go(&self, env: Env, this: This, f: Unknown) -> Result<()> {
         let raw = env.raw();
         let token = self.token_object(&env)?;
         if self.queued_n.get() == 0
             && let Some(slot) = self.inner.try_start()
         {
-            run_in_slot(raw, slot, f.raw(), token);
+            run_in_slot(raw, &self.slots, slot, f.raw(), token, this.object.raw());
             host::drain(raw);
             return Ok(());
         }
-        // Wait for a slot on the loop, never blocking it.
+        // Wait for a slot on the loop, never blocking it. The future holds this object weakly:
+        // if it is collected first, the queued task is abandoned (module doc).
         let f = HostValue::new(raw, f.raw())?;
         let token = HostValue::new(raw, token)?;
-        let start = self.inner.start_queued();
+        let owner = self.owner(raw, this.object.raw())?;
+        let mut start = Some(self.inner.start_queued());
+        let mut gone = WhenGone {
+            gone: self.gone.clone(),
+            key: None,
+        };
+        let slots = self.slots.clone();
         let queued_n = self.queued_n.clone();
         queued_n.set(queued_n.get() + 1);
         host::spawn(raw, async move {
-            let slot = start.await;
+            let started = std::future::poll_fn(|cx| {
+                if std::pin::Pin::new(&mut gone).poll(cx).is_ready() {
+                    return std::task::Poll::Ready(None);
+                }
+                let s = start.as_mut().expect("polled until it is ready");
+                std::pin::Pin::new(s).poll(cx).map(Some)
+            })
+            .await;
             queued_n.set(queued_n.get() - 1);
-            if let (Ok(slot), Some(env)) = (slot, host::env())
-                && let (Some(f), Some(t)) = (f.get(), token.get())
-            {
-                run_in_slot(env, slot, f, t);
+            match started {
+                None => {
+                    if let Some(s) = start.take() {
+                        s.abandon();
+                    }
+                }
+                Some(Ok(slot)) => match (host::env(), f.get(), token.get(), owner.get()) {
+                    (Some(env), Some(f), Some(t), Some(owner)) => {
+                        run_in_slot(env, &slots, slot, f, t, owner);
+                    }
+                    _ => slot.abandon(),
+                },
+                Some(Err(_)) => {} // the token was cancelled first: the task never runs
             }
         })?;
         host::drain(raw);
@@ -225,7 +348,7 @@ impl ErrGroup {
 
     /// Starts `fn(token)` only if a slot is free right now (Go's `TryGo`); false otherwise.
     #[napi(catch_unwind, ts_args_type = "fn: (token: CancelToken) => unknown")]
-    pub fn try_go(&self, env: Env, f: Unknown) -> Result<bool> {
+    pub fn try_go(&self, env: Env, this: This, f: Unknown) -> Result<bool> {
         let raw = env.raw();
         let token = self.token_object(&env)?;
         if self.queued_n.get() > 0 {
@@ -234,7 +357,7 @@ impl ErrGroup {
         let Some(slot) = self.inner.try_start() else {
             return Ok(false);
         };
-        run_in_slot(raw, slot, f.raw(), token);
+        run_in_slot(raw, &self.slots, slot, f.raw(), token, this.object.raw());
         host::drain(raw);
         Ok(true)
     }
@@ -291,9 +414,8 @@ impl ErrGroup {
 
     /// For `lib/err_group.js`: one of the tasks sharing the held slot failed with `value`
     /// (`cancellation`: it is the group's own cancellation coming back, see
-    /// `errors::task_failure`). Recorded by the group's rules at once (the first failure
-    /// cancels the token), through a slot of its own: the group has no limit, so one is always
-    /// free.
+    /// `errors::task_failure`). Recorded by the group's rules at once (the first failure cancels the token), through a
+    /// slot of its own: the group has no limit, so one is always free.
     #[napi(js_name = "__fail", skip_typescript, catch_unwind)]
     pub fn fail(&self, env: Env, value: Unknown, cancellation: bool) -> Result<()> {
         let raw = env.raw();
@@ -362,41 +484,40 @@ impl ErrGroup {
     /// early leaves the group untouched: its token is not cancelled, its tasks keep running,
     /// and a later `wait()` still reports their outcome. Never blocks.
     ///
+    /// A wait with a `timeout` keeps the process alive until it settles; one without does
+    /// not, unless `ref: true`; `ref: false` lets a timed wait leave the loop free. If the
+    /// group is collected while tasks are pending (they can never report then), an unbounded
+    /// wait is released without settling: it never rejects because of that.
+    ///
     /// ```js
     /// await g.wait({ timeout: 1000 })               // GOGROUP_TIMEOUT after 1 s
     /// await g.wait({ signal: request.signal })      // rejects with request.signal.reason
     /// ```
     #[napi(
         catch_unwind,
-        ts_args_type = "options?: { signal?: AbortSignal | null; timeout?: number | null }",
+        ts_args_type = "options?: { signal?: AbortSignal | null; timeout?: number | null; ref?: boolean | null }",
         ts_return_type = "Promise<void>"
     )]
     pub fn wait(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
-        let (deferred, promise) = host::promise(raw)?;
-        let group = self.inner.clone();
+        let opts = WaitOptions::parse(&env, options.as_ref())?;
+        let weak = self.inner.downgrade();
         let collect_all = self.collect_all;
         // Only a wait that completes reads the outcome (and so cancels the token): dropped
         // unfinished, core's future changes nothing.
-        let outcome = Rc::new(RefCell::new(None));
-        let (g, o) = (group.clone(), outcome.clone());
-        let all_done = async move {
-            let r = g.wait_async().await;
-            *o.borrow_mut() = Some(r);
-        };
-        let ended = bounded(&env, options, all_done)?;
+        let all_done = weak.wait_async();
+        let ended = bounded(&env, &opts, all_done)?;
+        let (resolver, promise) = host::deferred(raw)?;
         host::spawn(raw, async move {
             let ended = ended.await;
             let Some(env) = host::env() else { return };
             let v = match ended {
-                Ended::Done => match outcome.borrow_mut().take() {
-                    Some(Ok(())) | None => {
-                        deferred.resolve(env, host::undefined(env));
-                        return;
-                    }
-                    Some(Err(_)) if collect_all => aggregate(env, &group.errors()),
-                    Some(Err(e)) => errors::to_js(env, &e),
-                },
+                Ended::Done(Ok(())) => {
+                    resolver.resolve(env, host::undefined(env));
+                    return;
+                }
+                Ended::Done(Err(_)) if collect_all => aggregate(env, &weak.errors()),
+                Ended::Done(Err(e)) => errors::to_js(env, &e),
                 Ended::TimedOut => errors::plain_error(
                     env,
                     &gogroup::Error::new(
@@ -405,8 +526,9 @@ impl ErrGroup {
                     ),
                 ),
                 Ended::Aborted(cause) => errors::to_js(env, &cause),
+                Ended::Abandoned => return, // pending for good: released
             };
-            deferred.reject(env, v.unwrap_or_else(|_| host::undefined(env)));
+            resolver.reject(env, v.unwrap_or_else(|_| host::undefined(env)));
         })?;
         Ok(Raw(promise))
     }
@@ -437,27 +559,34 @@ impl ErrGroup {
             }
         }
         host::drain(raw);
-        let (deferred, promise) = host::promise(raw)?;
-        let group = self.inner.clone();
+        let weak = self.inner.downgrade();
         let timer =
             gogroup::CancelToken::new().with_timeout(duration_of_ms(grace_ms.unwrap_or(0.0)));
+        // Timed: it keeps the loop alive until it settles, at the latest when the grace
+        // period ends (an abandoned group's count never reaches zero: the grace period ends).
+        let keep = KeepAlive::new(raw)?;
+        let (resolver, promise) = host::deferred(raw)?;
         host::spawn(raw, async move {
-            let g = group.clone();
+            let _keep = keep;
+            let w = weak.clone();
             let all_done = async move {
-                let _ = g.wait_async().await;
+                if w.wait_async().await.is_none() {
+                    std::future::pending::<()>().await; // abandoned: the grace period decides
+                }
             };
             host::first_of(vec![Box::pin(all_done), Box::pin(timer.wait_async())]).await;
             let Some(env) = host::env() else { return };
             let mut v = std::ptr::null_mut();
             // SAFETY: JS thread.
-            unsafe { sys::napi_create_uint32(env, group.active() as u32, &mut v) };
-            deferred.resolve(env, v);
+            unsafe { sys::napi_create_uint32(env, weak.active() as u32, &mut v) };
+            resolver.resolve(env, v);
         })?;
         Ok(Raw(promise))
     }
 
     /// `await using g = new ErrGroup()`: cancels the token and waits for every task (errors
-    /// are left to `wait()`).
+    /// are left to `wait()`). Like an unbounded `wait()`, it keeps nothing alive, and it is
+    /// released without settling if the group is collected with tasks pending.
     #[napi(
         well_known_symbol = "asyncDispose",
         catch_unwind,
@@ -467,12 +596,14 @@ impl ErrGroup {
         let raw = env.raw();
         self.inner.token().cancel();
         host::drain(raw);
-        let (deferred, promise) = host::promise(raw)?;
-        let group = self.inner.clone();
+        let weak = self.inner.downgrade();
+        let (resolver, promise) = host::deferred(raw)?;
         host::spawn(raw, async move {
-            let _ = group.wait_async().await;
+            if weak.wait_async().await.is_none() {
+                return; // abandoned: pending for good, released
+            }
             let Some(env) = host::env() else { return };
-            deferred.resolve(env, host::undefined(env));
+            resolver.resolve(env, host::undefined(env));
         })?;
         Ok(Raw(promise))
     }
@@ -480,9 +611,13 @@ impl ErrGroup {
 
 impl Drop for ErrGroup {
     fn drop(&mut self) {
-        // The listener on `options.signal` holds only a token; it goes with the signal. Its
-        // remover is released here (no JS call from a finalizer).
-        self.signal_listener.take();
+        // The object was collected: its tasks are abandoned (module doc). No JS here (a
+        // finalizer): what this wakes runs at the next drain (`_drain` asks for one).
+        self.gone.set();
+        if let Some(slot) = self.held.get_mut().take() {
+            slot.abandon();
+        }
+        self.slots.abandon_all();
     }
 }
 

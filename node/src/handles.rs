@@ -217,11 +217,12 @@ unsafe extern "C" fn raw_release(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    raw_call(env, info, |_, h| {
+    raw_call(env, info, |env, h| {
         // Dropped outside the borrow: dropping a core token never calls back into JS, but keep
         // the table free of re-entrancy by construction.
         let dropped = TOKENS.with(|t| t.borrow_mut().take(h));
         drop(dropped);
+        host::drain(env); // what a token that can never be cancelled let go of
         Ok(std::ptr::null_mut())
     })
 }
@@ -340,9 +341,10 @@ unsafe extern "C" fn raw_wg_release(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    raw_call(env, info, |_, h| {
+    raw_call(env, info, |env, h| {
         let dropped = WAIT_GROUPS.with(|t| t.borrow_mut().take(h));
         drop(dropped);
+        host::drain(env); // the waits of a group that nobody can finish any more
         Ok(std::ptr::null_mut())
     })
 }

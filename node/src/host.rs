@@ -15,8 +15,18 @@
 //!    legitimately be ignored once nothing else keeps the loop alive.
 //! 3. A job posted from another thread is queued, and the threadsafe function is signalled only
 //!    when the queue was empty (one wake-up per batch); the queue is drained until empty.
-//! 4. Nothing here keeps the process alive: the threadsafe function is unref'd, registrations
-//!    live in core, and JS values are released when the last Rust holder drops its key.
+//! 4. Nothing here keeps the process alive unless a [`KeepAlive`] asks for it: the threadsafe
+//!    function is unref'd while no keep-alive is held (see [`KeepAlive`] for which calls take
+//!    one), registrations live in core, and JS values are released when the last Rust holder
+//!    drops its key.
+//! 5. A pending promise made here ([`deferred`]) is settled through its [`Resolver`]; dropping
+//!    the resolver unsettled (on any thread) frees it at the next drain — napi frees a
+//!    `napi_deferred` only by settling it, so it is resolved with a fresh promise that never
+//!    settles — and the promise, forever pending, is collected with whoever still holds it.
+//!    What waits for
+//!    it (a spawned future, a core registration) holds weak handles of what it waits for, and
+//!    ends when that is abandoned: an unreachable group or token takes its pending promises
+//!    with it (issue 12).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -67,8 +77,23 @@ pub(crate) struct Shared {
     queue: Mutex<VecDeque<Job>>,
     /// Keys of JS values whose last Rust holder dropped them (maybe on another thread).
     released: Mutex<Vec<u32>>,
+    /// Resolvers dropped unsettled (maybe on another thread), to free at the next drain.
+    abandoned: Mutex<Vec<DeferredPtr>>,
+    /// A [`drain_soon`] call is on its way (one is enough until it ran).
+    drain_requested: std::sync::atomic::AtomicBool,
     /// The weak threadsafe function; `None` once the environment is gone.
     tsfn: Mutex<Option<TsfnPtr>>,
+}
+
+impl Shared {
+    /// Whether this host's environment is gone (its jobs would never run).
+    fn is_gone(&self) -> bool {
+        lock(&self.tsfn).is_none()
+    }
+
+    fn on_loop(&self) -> bool {
+        CURRENT.with(|c| c.get() == self.id)
+    }
 }
 
 struct TsfnPtr(sys::napi_threadsafe_function);
@@ -82,7 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     fn post(&self, job: Job) {
-        let on_loop = CURRENT.with(|c| c.get() == self.id);
+        let on_loop = self.on_loop();
         let was_empty = {
             let mut q = lock(&self.queue);
             let was_empty = q.is_empty();
@@ -175,6 +200,33 @@ impl HostValue {
         })?
     }
 
+    /// Refers to the object `value` without keeping it alive (a weak napi reference): [`get`]
+    /// returns `None` once it was collected. Objects and functions only.
+    ///
+    /// [`get`]: HostValue::get
+    pub(crate) fn weak(env: sys::napi_env, value: sys::napi_value) -> Result<HostValue> {
+        with_host(env, |h| {
+            let mut r = ptr::null_mut();
+            // SAFETY: called on the JS thread with a live object; count 0: a weak reference.
+            check(unsafe { sys::napi_create_reference(env, value, 0, &mut r) })?;
+            let key = match h.free.pop() {
+                Some(k) => {
+                    h.values[k as usize] = r;
+                    k
+                }
+                None => {
+                    h.values.push(r);
+                    (h.values.len() - 1) as u32
+                }
+            };
+            Ok(HostValue {
+                host: h.shared.clone(),
+                key,
+                boxed: false,
+            })
+        })?
+    }
+
     /// The value, if we are on its thread (`None` on any other thread).
     pub(crate) fn get(&self) -> Option<sys::napi_value> {
         HOST.with(|cell| {
@@ -219,6 +271,12 @@ struct Host {
     free_tasks: Vec<usize>,
     helpers: sys::napi_ref,
     settle: sys::napi_ref,
+    /// The native function a signal's abort listener calls (see [`signal_source`]).
+    cancel_source: sys::napi_ref,
+    /// [`KeepAlive`]s held on this thread; the threadsafe function is ref'd while nonzero.
+    keep_alive: usize,
+    /// Promises made by [`deferred`] and not settled or freed yet (for `testing.hostStats`).
+    promises: usize,
     /// Helper functions already looked up (by the address of their name): a property lookup
     /// by C string internalizes the name on every call.
     helper_cache: Vec<(*const std::ffi::c_char, sys::napi_ref)>,
@@ -249,8 +307,9 @@ thread_local! {
 }
 
 /// Keeps `helpers` (the object `lib/helpers.js` exports) for this thread's host: the few
-/// idioms that are one line in JS (`DOMException`, `AbortController`, `then`). Called by
-/// `lib/native.js` when the addon loads on a thread, before anything uses the host.
+/// idioms that are one line in JS (`DOMException`, `AbortController`, `then`, an AbortSignal's
+/// one listener). Called by the package's entry when the addon loads on a thread, before
+/// anything uses the host.
 pub(crate) fn install_helpers(env: sys::napi_env, helpers: sys::napi_value) -> Result<()> {
     let mut r = ptr::null_mut();
     // SAFETY: JS thread; `helpers` is a live object.
@@ -281,17 +340,19 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         dirty: std::sync::atomic::AtomicBool::new(false),
         queue: Mutex::new(VecDeque::new()),
         released: Mutex::new(Vec::new()),
+        abandoned: Mutex::new(Vec::new()),
+        drain_requested: std::sync::atomic::AtomicBool::new(false),
         tsfn: Mutex::new(None),
     });
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
     let helpers_ref = HELPERS.with(Cell::get);
     if helpers_ref.is_null() {
         return Err(Error::from_reason(
-            "gogroup: the addon was loaded without lib/native.js (require the package itself)",
+            "gogroup: the addon was loaded without the package's entry (require the package itself)",
         ));
     }
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
-    let settle_ref = unsafe {
+    let (settle_ref, cancel_ref) = unsafe {
         let mut settle = ptr::null_mut();
         check(sys::napi_create_function(
             env,
@@ -303,6 +364,18 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         ))?;
         let mut settle_ref = ptr::null_mut();
         check(sys::napi_create_reference(env, settle, 1, &mut settle_ref))?;
+
+        let mut cancel = ptr::null_mut();
+        check(sys::napi_create_function(
+            env,
+            c"cancelSource".as_ptr(),
+            12,
+            Some(cancel_source_cb),
+            ptr::null_mut(),
+            &mut cancel,
+        ))?;
+        let mut cancel_ref = ptr::null_mut();
+        check(sys::napi_create_reference(env, cancel, 1, &mut cancel_ref))?;
 
         let mut name = ptr::null_mut();
         check(sys::napi_create_string_utf8(
@@ -334,7 +407,7 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
             Some(env_cleanup),
             ptr::null_mut(),
         ))?;
-        settle_ref
+        (settle_ref, cancel_ref)
     };
     CURRENT.with(|c| c.set(id));
     Ok(Host {
@@ -346,6 +419,9 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         free_tasks: Vec::new(),
         helpers: helpers_ref,
         settle: settle_ref,
+        cancel_source: cancel_ref,
+        keep_alive: 0,
+        promises: 0,
         helper_cache: Vec::new(),
     })
 }
@@ -380,7 +456,9 @@ unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
     HELPERS.with(|h| h.set(ptr::null_mut()));
     if let Some(h) = host {
         *lock(&h.shared.tsfn) = None;
-        lock(&h.shared.queue).clear();
+        // Dropped outside the lock: a job's drop may post (a `KeepAlive`, a `HostValue`).
+        let jobs = std::mem::take(&mut *lock(&h.shared.queue));
+        drop(jobs);
         std::mem::forget(h.tasks);
     }
 }
@@ -398,12 +476,25 @@ pub(crate) fn drain(env: sys::napi_env) {
     };
     // Cleared before looking, so that anything queued from now on is seen by a later drain.
     shared.dirty.store(false, Ordering::Release);
+    shared.drain_requested.store(false, Ordering::Release);
     loop {
         let job = lock(&shared.queue).pop_front();
         match job {
             Some(Job::Poll(key)) => poll_task(key, &shared),
             Some(Job::Run(f)) => f(),
             None => break,
+        }
+    }
+    let abandoned = std::mem::take(&mut *lock(&shared.abandoned));
+    for d in abandoned {
+        // Invariant 5: settling is the only way to free a deferred; a promise that never
+        // settles leaves the caller's promise pending, and both go with their holders.
+        if let Ok(never) = call_helper(env, c"never", &[]) {
+            // SAFETY: JS thread; a deferred of this thread, settled exactly once (here).
+            unsafe { sys::napi_resolve_deferred(env, d.0, never) };
+            promise_settled();
+        } else {
+            let _ = take_exception(env);
         }
     }
     let released = std::mem::take(&mut *lock(&shared.released));
@@ -475,15 +566,21 @@ fn poll_task(key: usize, shared: &Arc<Shared>) {
         .as_mut()
         .poll(&mut Context::from_waker(&waker))
         .is_ready();
-    HOST.with(|cell| {
-        if let Some(h) = cell.borrow_mut().as_mut() {
-            if done {
-                h.free_tasks.push(key);
-            } else {
-                h.tasks[key] = Some(fut);
-            }
+    let finished = HOST.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let Some(h) = slot.as_mut() else {
+            return Some(fut);
+        };
+        if done {
+            h.free_tasks.push(key);
+            Some(fut)
+        } else {
+            h.tasks[key] = Some(fut);
+            None
         }
     });
+    // Dropped outside the borrow: what a future holds (a `KeepAlive`) may use the host.
+    drop(finished);
 }
 
 /// The helpers object and one of its functions.
@@ -565,15 +662,15 @@ pub(crate) fn take_exception(env: sys::napi_env) -> Option<sys::napi_value> {
     }
 }
 
-/// The `settle` function given to JS: `settle(id, failed, value, cancellation)` when a task's
-/// promise settles (`cancellation`: the failure is the group's own cancellation coming back,
-/// see `lib/helpers.js`).
+/// The `settle` function given to JS: `settle(owner, id, failed, value, cancellation)` when a
+/// task's promise settles; `owner` is the group whose task it was, `cancellation` whether the
+/// failure is the group's own cancellation coming back (`lib/helpers.js`).
 unsafe extern "C" fn settle_cb(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let mut argc = 4usize;
-    let mut argv = [ptr::null_mut(); 4];
+    let mut argc = 5usize;
+    let mut argv = [ptr::null_mut(); 5];
     let mut id = 0u32;
     let mut failed = false;
     let mut cancellation = false;
@@ -587,17 +684,17 @@ unsafe extern "C" fn settle_cb(
             ptr::null_mut(),
             ptr::null_mut(),
         );
-        sys::napi_get_value_uint32(env, argv[0], &mut id);
-        sys::napi_get_value_bool(env, argv[1], &mut failed);
-        sys::napi_get_value_bool(env, argv[3], &mut cancellation);
+        sys::napi_get_value_uint32(env, argv[1], &mut id);
+        sys::napi_get_value_bool(env, argv[2], &mut failed);
+        sys::napi_get_value_bool(env, argv[4], &mut cancellation);
     }
     let outcome = if failed {
-        Err((argv[2], cancellation))
+        Err((argv[3], cancellation))
     } else {
         Ok(())
     };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::tasks::settle(env, id, outcome);
+        crate::tasks::settle(env, argv[0], id, outcome);
         drain(env);
     }));
     if r.is_err() {
@@ -608,11 +705,13 @@ unsafe extern "C" fn settle_cb(
 }
 
 /// Runs `fn(arg)` through the `run` helper: true when it returned a thenable, whose settlement
-/// will call `settle(id, …)`. A synchronous throw is returned as `Err(value)`.
+/// will call `settle(owner, id, …)` (the promise's handlers hold `owner`, the group's JS
+/// object, as any JS continuation would). A synchronous throw is returned as `Err(value)`.
 pub(crate) fn run_task(
     env: sys::napi_env,
     f: sys::napi_value,
     arg: sys::napi_value,
+    owner: sys::napi_value,
     id: u32,
 ) -> Result<std::result::Result<bool, sys::napi_value>> {
     let (obj, run) = helper(env, c"run")?;
@@ -624,7 +723,7 @@ pub(crate) fn run_task(
         check(sys::napi_get_reference_value(env, settle, &mut settle_fn))?;
         check(sys::napi_create_uint32(env, id, &mut id_v))?;
     }
-    match call(env, obj, run, &[f, arg, id_v, settle_fn]) {
+    match call(env, obj, run, &[f, arg, owner, id_v, settle_fn]) {
         Ok(v) => {
             let mut b = false;
             // SAFETY: JS thread; `run` returns a boolean.
@@ -663,28 +762,301 @@ pub(crate) fn undefined(env: sys::napi_env) -> sys::napi_value {
     v
 }
 
-/// A new promise and its resolver.
-pub(crate) fn promise(env: sys::napi_env) -> Result<(Deferred, sys::napi_value)> {
+/// A new pending promise and its [`Resolver`] (invariant 5).
+pub(crate) fn deferred(env: sys::napi_env) -> Result<(Resolver, sys::napi_value)> {
     let mut d = ptr::null_mut();
     let mut p = ptr::null_mut();
     // SAFETY: JS thread.
     check(unsafe { sys::napi_create_promise(env, &mut d, &mut p) })?;
-    Ok((Deferred(d), p))
+    let host = with_host(env, |h| {
+        h.promises += 1;
+        h.shared.clone()
+    })?;
+    Ok((
+        Resolver {
+            deferred: Some(DeferredPtr(d)),
+            host,
+        },
+        p,
+    ))
 }
 
-/// A promise's resolver; settled at most once, on its own thread.
+/// A `napi_deferred`: used only on its own thread, but may be dropped on another.
 #[derive(Debug)]
-pub(crate) struct Deferred(sys::napi_deferred);
+struct DeferredPtr(sys::napi_deferred);
+// SAFETY: the pointer is only dereferenced by napi on the JS thread that made it (`Resolver`
+// settles it there; a dropped one is handed back to that thread's `drain`).
+unsafe impl Send for DeferredPtr {}
 
-impl Deferred {
-    pub(crate) fn resolve(self, env: sys::napi_env, v: sys::napi_value) {
-        // SAFETY: JS thread; a deferred is consumed exactly once (by value).
-        unsafe { sys::napi_resolve_deferred(env, self.0, v) };
+/// Settles a promise made by [`deferred`], at most once, on its own thread. Dropped unsettled
+/// (on any thread: it may ride in a core callback), it is freed by its thread's next drain and
+/// its promise stays pending for good (invariant 5).
+pub(crate) struct Resolver {
+    deferred: Option<DeferredPtr>,
+    host: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").finish_non_exhaustive()
     }
-    pub(crate) fn reject(self, env: sys::napi_env, v: sys::napi_value) {
-        // SAFETY: as `resolve`.
-        unsafe { sys::napi_reject_deferred(env, self.0, v) };
+}
+
+impl Resolver {
+    pub(crate) fn resolve(mut self, env: sys::napi_env, v: sys::napi_value) {
+        if let Some(d) = self.deferred.take() {
+            // SAFETY: JS thread; settled exactly once (taken).
+            unsafe { sys::napi_resolve_deferred(env, d.0, v) };
+            promise_settled();
+        }
     }
+
+    pub(crate) fn reject(mut self, env: sys::napi_env, v: sys::napi_value) {
+        if let Some(d) = self.deferred.take() {
+            // SAFETY: as `resolve`.
+            unsafe { sys::napi_reject_deferred(env, d.0, v) };
+            promise_settled();
+        }
+    }
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        if let Some(d) = self.deferred.take()
+            && !self.host.is_gone()
+        {
+            lock(&self.host.abandoned).push(d);
+            self.host.dirty.store(true, Ordering::Release);
+            if !self.host.on_loop() {
+                // Wake the loop (a job, however empty, signals it from another thread).
+                self.host.run(|| {});
+            }
+        }
+    }
+}
+
+fn promise_settled() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow_mut().as_mut() {
+            h.promises -= 1;
+        }
+    });
+}
+
+/// Keeps this thread's event loop alive while it exists (it refs the threadsafe function).
+///
+/// Which pending calls hold one, so that the process stays as long as Node's own APIs would
+/// (the table the README repeats):
+///
+/// | call | keeps the loop alive? |
+/// |---|---|
+/// | `wg.wait({ timeout })`, `g.wait({ timeout })` | yes, until it settles (as `await setTimeout(ms)`) |
+/// | `g.shutdown(graceMs)` | yes, until it settles (at most `graceMs`) |
+/// | the same with `{ ref: false }` | no |
+/// | `wg.wait()`, `g.wait()`, `g.wait({ signal })`, `await using` | no: any unsettled promise |
+/// | the same with `{ ref: true }` | yes, until it settles (for a worker or C thread that will settle it) |
+/// | `token.whenCancelled()` | no, deadline or not (as `AbortSignal.timeout`) |
+/// | `token.whenCancelled({ ref: true })` | yes, until the token is cancelled |
+/// | `token.onCancel(cb)`, `token.signal`, `withTimeout(ms)` | no |
+///
+/// A keep-alive lives in the pending wait (a spawned future, a core registration), so it is
+/// released when the wait settles and also when it is abandoned (its group or token became
+/// unreachable, and nothing else can settle it). Counted per thread: the first refs the
+/// threadsafe function, the last unrefs it; both on the JS thread (a keep-alive dropped on
+/// another thread posts its release there).
+pub(crate) struct KeepAlive {
+    host: Arc<Shared>,
+}
+
+impl std::fmt::Debug for KeepAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepAlive").finish_non_exhaustive()
+    }
+}
+
+impl KeepAlive {
+    /// Holds this thread's loop (call on the JS thread).
+    pub(crate) fn new(env: sys::napi_env) -> Result<KeepAlive> {
+        let host = with_host(env, |h| {
+            h.keep_alive += 1;
+            if h.keep_alive == 1 {
+                set_ref(&h.shared, env, true);
+            }
+            h.shared.clone()
+        })?;
+        Ok(KeepAlive { host })
+    }
+
+    /// One if `wanted`, else none.
+    pub(crate) fn when(env: sys::napi_env, wanted: bool) -> Result<Option<KeepAlive>> {
+        wanted.then(|| KeepAlive::new(env)).transpose()
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        if self.host.on_loop() {
+            release_keep_alive();
+        } else if !self.host.is_gone() {
+            self.host.run(release_keep_alive);
+        }
+    }
+}
+
+/// One keep-alive of this thread is gone (on the JS thread; also inside a finalizer: unref'ing
+/// a threadsafe function calls no JS).
+fn release_keep_alive() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow_mut().as_mut() {
+            h.keep_alive -= 1;
+            if h.keep_alive == 0 {
+                set_ref(&h.shared, h.env, false);
+            }
+        }
+    });
+}
+
+fn set_ref(shared: &Shared, env: sys::napi_env, on: bool) {
+    if let Some(t) = lock(&shared.tsfn).as_ref() {
+        // SAFETY: JS thread of `env`; the tsfn is alive while it is `Some`.
+        unsafe {
+            if on {
+                sys::napi_ref_threadsafe_function(env, t.0);
+            } else {
+                sys::napi_unref_threadsafe_function(env, t.0);
+            }
+        }
+    }
+}
+
+/// A field that asks for [`drain_soon`] when its object is dropped: put last in a napi struct
+/// whose fields may queue work when they go (a core handle whose last drop wakes weak waits or
+/// lets callbacks go), since a napi finalizer is not an entry point that drains.
+#[derive(Debug, Default)]
+pub(crate) struct DrainOnDrop;
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        drain_soon();
+    }
+}
+
+/// Asks for a [`drain`] soon, through the threadsafe function: for code that queues work on
+/// this thread outside an entry point (a finalizer), where no drain follows.
+pub(crate) fn drain_soon() {
+    HOST.with(|cell| {
+        if let Some(h) = cell.borrow().as_ref()
+            && h.shared.dirty.load(Ordering::Acquire)
+            && !h.shared.drain_requested.swap(true, Ordering::AcqRel)
+            && let Some(t) = lock(&h.shared.tsfn).as_ref()
+        {
+            // SAFETY: the tsfn is alive while it is `Some`; callable from any thread.
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    t.0,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                );
+            }
+        }
+    });
+}
+
+// ---- AbortSignal sources --------------------------------------------------------------------
+
+/// The core token that `signal` cancels (with `signal.reason`, the very value): one per signal
+/// on this thread, made on first use and kept by the signal's one abort listener, so it goes
+/// with the signal. Tokens, groups and waits derive from it (a child, a parent, a callback)
+/// instead of adding a listener each: a long-lived signal that never aborts does not grow
+/// with them, and what derives from it is collected with its own holders.
+pub(crate) fn signal_source(
+    env: sys::napi_env,
+    signal: sys::napi_value,
+) -> Result<gogroup::CancelToken> {
+    let known = call_helper(env, c"source", &[signal])?;
+    let mut ty = 0;
+    // SAFETY: JS thread, live value.
+    check(unsafe { sys::napi_typeof(env, known, &mut ty) })?;
+    if ty == sys::ValueType::napi_external {
+        let mut data = ptr::null_mut();
+        // SAFETY: only `signal_source` puts externals in `sources`, each a boxed token.
+        check(unsafe { sys::napi_get_value_external(env, known, &mut data) })?;
+        // SAFETY: the box lives until the external is finalized; the external is alive here.
+        return Ok(unsafe { &*(data as *const gogroup::CancelToken) }.clone());
+    }
+    let token = gogroup::CancelToken::new();
+    let aborted = call_helper(env, c"aborted", &[signal])?;
+    // SAFETY: `aborted` returns a boolean.
+    if unsafe { bool::from_napi_value(env, aborted) }? {
+        let reason = call_helper(env, c"reasonOf", &[signal])?;
+        token.cancel_with(crate::errors::from_js(env, reason)?);
+        return Ok(token);
+    }
+    let boxed = Box::into_raw(Box::new(token.clone()));
+    let mut external = ptr::null_mut();
+    // SAFETY: JS thread; the finalizer takes the box back exactly once.
+    let made = check(unsafe {
+        sys::napi_create_external(
+            env,
+            boxed.cast(),
+            Some(drop_source),
+            ptr::null_mut(),
+            &mut external,
+        )
+    });
+    if let Err(e) = made {
+        // SAFETY: napi did not take the box.
+        drop(unsafe { Box::from_raw(boxed) });
+        return Err(e);
+    }
+    let cancel = with_host(env, |h| h.cancel_source)?;
+    let mut cancel_fn = ptr::null_mut();
+    // SAFETY: JS thread; a live reference of this thread.
+    check(unsafe { sys::napi_get_reference_value(env, cancel, &mut cancel_fn) })?;
+    call_helper(env, c"watch", &[signal, external, cancel_fn])?;
+    Ok(token)
+}
+
+unsafe extern "C" fn drop_source(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: the box `signal_source` gave this external, finalized once. Dropping a token
+    // calls no JS (its callbacks may be let go: their drops only queue work).
+    let token = unsafe { Box::from_raw(data as *mut gogroup::CancelToken) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(token)));
+    drain_soon();
+}
+
+/// `cancelSource(source, reason)`: the abort listener of a watched signal.
+unsafe extern "C" fn cancel_source_cb(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 2usize;
+    let mut argv = [ptr::null_mut(); 2];
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+        let mut data = ptr::null_mut();
+        // SAFETY: JS thread; only `watch` calls this, with the external it was given.
+        unsafe {
+            check(sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                argv.as_mut_ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            ))?;
+            check(sys::napi_get_value_external(env, argv[0], &mut data))?;
+        }
+        // SAFETY: the external is alive (an argument), so is its box.
+        let token = unsafe { &*(data as *const gogroup::CancelToken) };
+        token.cancel_with(crate::errors::from_js(env, argv[1])?);
+        drain(env);
+        Ok(())
+    }));
+    if !matches!(r, Ok(Ok(()))) && take_exception(env).is_none() {
+        // SAFETY: JS thread; a panic must not unwind into V8.
+        unsafe { sys::napi_throw_error(env, ptr::null(), c"gogroup: internal error".as_ptr()) };
+    }
+    ptr::null_mut()
 }
 
 /// The env of this thread's host (for code running in a spawned future or a job).
@@ -706,13 +1078,16 @@ pub(crate) fn first_of(
     })
 }
 
-/// Live entries of this thread's host: JS values held by Rust, pending futures. For tests.
-pub(crate) fn stats() -> (usize, usize) {
+/// Live entries of this thread's host: JS values held by Rust, pending futures, keep-alives,
+/// unsettled promises. For tests.
+pub(crate) fn stats() -> (usize, usize, usize, usize) {
     HOST.with(|cell| {
-        cell.borrow().as_ref().map_or((0, 0), |h| {
+        cell.borrow().as_ref().map_or((0, 0, 0, 0), |h| {
             (
                 h.values.iter().filter(|r| !r.is_null()).count(),
                 h.tasks.iter().filter(|t| t.is_some()).count(),
+                h.keep_alive,
+                h.promises,
             )
         })
     })

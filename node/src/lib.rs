@@ -6,9 +6,15 @@
 //!
 //! | JS | core |
 //! |---|---|
-//! | `new WaitGroup()`, `add`, `done`, `wait()`, `waitSync()`, `go(fn)` | `WaitGroup`, `wait_async`, `wait_timeout` |
+//! | `new WaitGroup()`, `add`, `done`, `wait({ signal, timeout, ref })`, `waitSync()`, `go(fn)` | `WaitGroup`, `downgrade().wait_async()`, `wait_async` |
 //! | `new CancelToken()`, `cancel(reason)`, `child()`, `withTimeout(ms, reason)`, `withDeadline(date, reason)`, `any`, `onCancel`, `dependents` | `CancelToken`, `cancel_with`, `with_timeout_cause`, `with_deadline_cause`, `on_cancel_inline`, `dependents` |
-//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_async`, `TaskSlot::finish`, `wait_async`, `active`, `limit`, `errors` |
+//! | `new ErrGroup({ token, signal, limit, collect })`, `go`, `tryGo`, `wait({ signal, timeout, ref })`, `active`, `limit`, `errors()`, `shutdown(graceMs, reason)` | `ErrGroup::builder`, `try_start`, `start_queued`, `TaskSlot::finish` / `abandon`, `downgrade().wait_async()`, `active`, `limit`, `errors` |
+//!
+//! Lifetimes (issue 12): a pending promise holds nothing that keeps what it awaits alive, and is
+//! released with it ([`waits`]); a timed wait keeps the event loop alive until it settles, an
+//! unbounded one only with `{ ref: true }` (the table is on `host::KeepAlive`); `waitSync` in a
+//! worker ends on `worker.terminate()` ([`blocking`]); a `share()` number lives until it is
+//! taken, then with its objects ([`share`]).
 //!
 //! [`host`], [`loop_tasks`] and [`handles`] (with the JS halves they install,
 //! `src/loop_tasks.js` and `src/tokens.js`) are the only code that is the binding's own: the
@@ -24,6 +30,7 @@
 #[macro_use]
 extern crate napi_derive;
 
+mod blocking;
 mod cancel_token;
 mod err_group;
 mod errors;
@@ -34,6 +41,7 @@ mod share;
 mod slab;
 mod tasks;
 mod wait_group;
+mod waits;
 
 /// The version of the native addon (the workspace version).
 ///
@@ -65,14 +73,23 @@ mod testing {
     #[napi(namespace = "testing", catch_unwind)]
     pub fn host_stats(env: napi::Env) -> HostStats {
         crate::host::drain(env.raw());
-        let (values, pending) = crate::host::stats();
+        let (values, pending, refs, promises) = crate::host::stats();
         HostStats {
             values: values as u32,
             pending: pending as u32,
             tasks: crate::tasks::live() as u32,
             tokens: crate::handles::live() as u32,
             wait_groups: crate::handles::live_wait_groups() as u32,
+            refs: refs as u32,
+            promises: promises as u32,
+            shared: crate::share::live() as u32,
         }
+    }
+
+    /// Threads of this process blocked in `waitSync()` right now (any thread's host).
+    #[napi(namespace = "testing", catch_unwind)]
+    pub fn wait_sync_blocked() -> u32 {
+        crate::blocking::blocked() as u32
     }
 
     /// See `hostStats`.
@@ -91,6 +108,12 @@ mod testing {
         /// Wait groups whose `add`/`done` took a handle, and whose JS object has not been
         /// collected yet.
         pub wait_groups: u32,
+        /// Pending calls holding this thread's event loop alive (`{ ref: true }`, timeouts).
+        pub refs: u32,
+        /// Promises made by the addon on this thread and not settled (or released) yet.
+        pub promises: u32,
+        /// `share()` numbers not released yet, process-wide.
+        pub shared: u32,
     }
 
     /// Calls `token.cancel()` on one of core's pool threads.

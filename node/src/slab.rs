@@ -49,3 +49,16 @@ impl<T> Slab<T> {
         self.entries.len() - self.free.len()
     }
 }
+
+impl<T> Slab<T> {
+    /// Every value stored, in no particular order.
+    pub(crate) fn into_values(self) -> impl Iterator<Item = T> {
+        self.entries.into_iter().flatten()
+    }
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab::new()
+    }
+}

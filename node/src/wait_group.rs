@@ -1,17 +1,13 @@
 //! `WaitGroup`: core's counter, awaited with promises on the loop or `waitSync` in workers.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use napi::bindgen_prelude::*;
 use napi::{JsValue, sys};
 
 use crate::cancel_token::{self, duration_of_ms};
-use crate::err_group;
 use crate::errors;
-use crate::host::{self, HostValue, Raw};
+use crate::host::{self, Raw};
 use crate::share;
-use crate::tasks::{self, Slot};
+use crate::waits::{Ended, WaitOptions, bounded};
 
 /// Waits for a collection of tasks to finish (Go's `sync.WaitGroup`).
 ///
@@ -25,13 +21,10 @@ use crate::tasks::{self, Slot};
 #[derive(Debug)]
 pub struct WaitGroup {
     pub(crate) inner: gogroup::WaitGroup,
-    shares: std::cell::RefCell<Vec<i64>>,
-}
-
-impl Drop for WaitGroup {
-    fn drop(&mut self) {
-        share::unregister(self.shares.get_mut());
-    }
+    /// The numbers this object shared, and the one it was made from (see `share`).
+    shares: std::cell::RefCell<Vec<share::Ref>>,
+    /// Last: dropping `inner` may end weak waits, whose futures run at the next drain.
+    _drain: host::DrainOnDrop,
 }
 
 #[napi]
@@ -43,6 +36,7 @@ impl WaitGroup {
         WaitGroup {
             inner: gogroup::WaitGroup::new(),
             shares: std::cell::RefCell::new(Vec::new()),
+            _drain: host::DrainOnDrop,
         }
     }
 
@@ -93,25 +87,36 @@ impl WaitGroup {
 
     /// Resolves to `true` once the counter is zero (at once if it is), to `false` after
     /// `timeout` ms; rejects with `signal.reason` if `signal` aborts first. Never blocks.
+    ///
+    /// A wait with a `timeout` keeps the process alive until it settles (as a timer does); one
+    /// without does not, unless `ref: true` (for a counter that a worker or a C thread will
+    /// bring to zero); `ref: false` lets a timed wait leave the loop free. It holds nothing
+    /// that keeps the group alive: once nothing can change the counter any more (no object,
+    /// task, share number or C handle of it is left), an unbounded wait is released, forever
+    /// pending, with whatever still refers to its promise.
     #[napi(
         catch_unwind,
-        ts_args_type = "options?: { signal?: AbortSignal | null; timeout?: number | null }",
+        ts_args_type = "options?: { signal?: AbortSignal | null; timeout?: number | null; ref?: boolean | null }",
         ts_return_type = "Promise<boolean>"
     )]
     pub fn wait(&self, env: Env, options: Option<Object>) -> Result<Raw> {
         let raw = env.raw();
-        let (deferred, promise) = host::promise(raw)?;
-        let ended = bounded(&env, options, self.inner.wait_async())?;
+        let opts = WaitOptions::parse(&env, options.as_ref())?;
+        let weak = self.inner.downgrade();
+        let ended = bounded(&env, &opts, async move { weak.wait_async().await })?;
+        let (resolver, promise) = host::deferred(raw)?;
         host::spawn(raw, async move {
             let ended = ended.await;
             let Some(env) = host::env() else { return };
             match ended {
-                Ended::Done => deferred.resolve(env, boolean(env, true)),
-                Ended::TimedOut => deferred.resolve(env, boolean(env, false)),
-                Ended::Aborted(cause) => match errors::to_js(env, &cause) {
-                    Ok(v) => deferred.reject(env, v),
-                    Err(_) => deferred.reject(env, host::undefined(env)),
+                Ended::Done(Ok(())) => resolver.resolve(env, boolean(env, true)),
+                Ended::TimedOut => resolver.resolve(env, boolean(env, false)),
+                // A `go` task of core's pool panicked (C code's, through a C handle).
+                Ended::Done(Err(e)) | Ended::Aborted(e) => match errors::to_js(env, &e) {
+                    Ok(v) => resolver.reject(env, v),
+                    Err(_) => resolver.reject(env, host::undefined(env)),
                 },
+                Ended::Abandoned => drop(resolver), // pending for good: released
             }
         })?;
         Ok(Raw(promise))
@@ -119,17 +124,12 @@ impl WaitGroup {
 
     /// Blocks this thread until the counter is zero or `timeoutMs` passes; true if zero.
     /// Only in worker threads: on the main thread it throws (`GOGROUP_INVALID_ARGUMENT`),
-    /// because blocking the event loop is a bug.
+    /// because blocking the event loop is a bug. `worker.terminate()` ends the wait (the
+    /// worker then stops, as it does anywhere else).
     #[napi(catch_unwind)]
     pub fn wait_sync(&self, env: Env, timeout_ms: Option<f64>) -> Result<bool> {
         cancel_token::refuse_on_main_thread(&env)?;
-        Ok(match timeout_ms {
-            Some(ms) => self.inner.wait_timeout(duration_of_ms(ms)),
-            None => {
-                self.inner.wait();
-                true
-            }
-        })
+        crate::blocking::wait_group(env.raw(), &self.inner, timeout_ms.map(duration_of_ms))
     }
 
     /// Runs `fn()` counted by this group (Go's `WaitGroup.Go`): the counter is incremented
@@ -142,29 +142,25 @@ impl WaitGroup {
     /// crosses into the addon; every wait, on any thread, still sees them, and `count` reports
     /// each one.
     #[napi(catch_unwind, ts_args_type = "fn: () => unknown")]
-    pub fn go(&self, env: Env, f: Unknown) -> Result<()> {
+    pub fn go(&self, env: Env, this: This, f: Unknown) -> Result<()> {
         // Replaced on the prototype at load by `src/loop_tasks.js` (see `loop_tasks.rs`), so JS
         // never reaches this body. The method stays because `index.d.ts` and its docs are
-        // generated from it; the body implements the same rules one crossing per step.
+        // generated from it; the body implements the same rules one crossing per step: the
+        // count taken here is given back by `tasks::settle` on this object (`this`), which the
+        // task's promise handlers hold.
         let raw = env.raw();
         errors::map(&env, self.inner.add(1))?;
-        let id = tasks::insert(Slot::Wait(self.inner.clone()));
-        let outcome = host::run_task(raw, f.raw(), host::undefined(raw), id);
+        let outcome = host::run_task(raw, f.raw(), host::undefined(raw), this.object.raw(), 0);
+        let pending = matches!(outcome, Ok(Ok(true)));
         let result = match outcome {
             Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => {
-                tasks::settle(raw, id, Ok(()));
-                Ok(())
-            }
-            Ok(Err(thrown)) => {
-                tasks::settle(raw, id, Ok(()));
-                Err(errors::throw_value(raw, thrown))
-            }
-            Err(e) => {
-                tasks::settle(raw, id, Ok(()));
-                Err(e)
-            }
+            Ok(Ok(false)) => Ok(()),
+            Ok(Err(thrown)) => Err(errors::throw_value(raw, thrown)),
+            Err(e) => Err(e),
         };
+        if !pending {
+            let _ = self.inner.done(); // the count taken above: it cannot underflow
+        }
         host::drain(raw);
         result
     }
@@ -176,91 +172,40 @@ impl WaitGroup {
         crate::handles::wait_group_handle(&self.inner)
     }
 
-    /// A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
-    /// thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+    /// A new number that `WaitGroup.fromShared(n)` turns back into this same wait group on
+    /// any thread (post it to a `worker_threads` Worker, or put it in its `workerData`).
+    ///
+    /// Until it is first taken, the number keeps the counter on its own, whatever happens to
+    /// this object: a worker may read it after the main thread dropped its group. Once taken,
+    /// it stays valid while this object or any object made from it is alive, then it is
+    /// released (`fromShared` throws `GOGROUP_INVALID_ARGUMENT`). A number never taken keeps
+    /// the counter until the process exits: share once per receiver.
+    ///
+    /// ```js
+    /// new Worker(file, { workerData: { wg: wg.share() } })
+    /// ```
     #[napi(catch_unwind)]
     pub fn share(&self) -> i64 {
-        let id = share::register(share::Entry::WaitGroup(self.inner.clone()));
-        self.shares.borrow_mut().push(id);
+        let (id, holder) = share::register(share::Shared::WaitGroup(self.inner.clone()));
+        self.shares.borrow_mut().push(holder);
         id
     }
 
     /// The wait group a `share()` number stands for: the same counter, so `done()` in a
-    /// worker resolves `wait()` on the main thread.
+    /// worker resolves `wait()` on the main thread. The new object keeps the number valid
+    /// while it lives (see `share`). An unknown or released number throws
+    /// `GOGROUP_INVALID_ARGUMENT`.
     #[napi(catch_unwind)]
     pub fn from_shared(env: Env, shared: i64) -> Result<WaitGroup> {
-        match share::lookup(shared) {
-            Some(share::Entry::WaitGroup(wg)) => Ok(WaitGroup {
+        match share::take(shared) {
+            Some((share::Shared::WaitGroup(wg), holder)) => Ok(WaitGroup {
                 inner: wg,
-                shares: std::cell::RefCell::new(Vec::new()),
+                shares: std::cell::RefCell::new(vec![holder]),
+                _drain: host::DrainOnDrop,
             }),
             _ => Err(errors::throw(env.raw(), &share::unknown(shared))),
         }
     }
-}
-
-/// How a wait bounded by [`bounded`] ended.
-pub(crate) enum Ended {
-    /// The awaited future completed.
-    Done,
-    /// `options.timeout` ms passed first.
-    TimedOut,
-    /// `options.signal` aborted first: its reason, as the core error that carries it.
-    Aborted(gogroup::Error),
-}
-
-/// Races `fut` against `options.timeout` (ms, on core's timer thread, which keeps nothing
-/// alive) and `options.signal` (a listener removed as soon as the race ends). The losers are
-/// dropped, never cancelled: giving up on a wait changes nothing in what was awaited. Runs on
-/// the loop through `host::spawn`; never blocks.
-pub(crate) fn bounded(
-    env: &Env,
-    options: Option<Object>,
-    fut: impl Future<Output = ()> + 'static,
-) -> Result<impl Future<Output = Ended> + 'static> {
-    let (timeout, signal) = match options {
-        Some(o) => (
-            err_group::number_opt(env, &o, "timeout")?,
-            err_group::get_opt(&o, "signal")?,
-        ),
-        None => (None, None),
-    };
-    let mut futures: Vec<Pin<Box<dyn Future<Output = ()>>>> = vec![Box::pin(fut)];
-    let mut timer = None;
-    if let Some(ms) = timeout {
-        let t = gogroup::CancelToken::new().with_timeout(duration_of_ms(ms));
-        futures.push(Box::pin(t.wait_async()));
-        timer = Some(t);
-    }
-    let mut abort = None;
-    if let Some(s) = signal {
-        let (token, remover) = cancel_token::token_from_signal(env, s)?;
-        futures.push(Box::pin(token.wait_async()));
-        abort = Some((token, remover));
-    }
-    let timer_index = timer.as_ref().map(|_| 1);
-    Ok(async move {
-        let which = host::first_of(futures).await;
-        let (token, remover): (Option<gogroup::CancelToken>, Option<HostValue>) = match abort {
-            Some((t, r)) => (Some(t), r),
-            None => (None, None),
-        };
-        if let Some(env) = host::env() {
-            cancel_token::remove_listener(env, remover);
-        }
-        drop(timer);
-        if which == 0 {
-            Ended::Done
-        } else if Some(which) == timer_index {
-            Ended::TimedOut
-        } else {
-            Ended::Aborted(
-                token
-                    .and_then(|t| t.cause())
-                    .unwrap_or_else(gogroup::Error::canceled),
-            )
-        }
-    })
 }
 
 pub(crate) fn boolean(env: sys::napi_env, b: bool) -> sys::napi_value {

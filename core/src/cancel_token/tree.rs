@@ -25,7 +25,11 @@
 //!    detach in turn. This is why a million children created and dropped leave the parent's
 //!    bookkeeping empty. A node whose handles are gone and that has neither a parent nor a
 //!    deadline can never be cancelled: it lets its callbacks go at once (they could never
-//!    run; `stop` still reports true), so a forgotten root does not keep them alive.
+//!    run; `stop` still reports true), so a forgotten root does not keep them alive, and it
+//!    unlinks its children (a link that can never carry a cancel; the children keep the
+//!    deadline they inherited). A child left without handles and parents that way settles in
+//!    turn: so an `any` token whose inputs are all forgotten lets its callbacks go too, and a
+//!    dead root and its `any` child no longer hold each other.
 //! 5. No user code runs under a lock: callbacks are collected and run (inline ones) or handed to
 //!    the pool (ordinary ones) after every lock is released, and so are drops of callbacks and
 //!    of the last reference to a node (its cause may carry a host's payload).
@@ -403,21 +407,37 @@ fn settle(node: &Arc<Node>, work: &mut Vec<Arc<Node>>, garbage: &mut Garbage) {
             Links::One(parent, key) => (parent.clone(), *key),
             Links::Many(_) => return,
             Links::None => {
-                let unhomed = g.dependents.remove_callbacks();
-                for cb in &unhomed {
-                    *lock(&cb.home) = None;
+                // Invariant 4: nothing can cancel this node any more.
+                let dependents = std::mem::take(&mut g.dependents);
+                let mut unhomed = Vec::new();
+                for (key, d) in dependents.into_entries() {
+                    match d {
+                        Dependent::Callback(cb) => {
+                            *lock(&cb.home) = None;
+                            unhomed.push(cb);
+                        }
+                        Dependent::Child(child) => {
+                            // Invariant 2: this node, then the child.
+                            let unlinked = lock(&child.inner).parents.remove(node, key);
+                            if let Some(me) = unlinked {
+                                garbage.push(me);
+                                if child.unreferenced() && !child.is_cancelled() {
+                                    work.push(child.clone()); // it may be dead in turn
+                                }
+                            }
+                            // Else a cancel or a release of the child took its link first,
+                            // and finds nothing left here.
+                            garbage.push(child);
+                        }
+                    }
                 }
-                let empty = g.dependents.is_empty();
                 drop(g);
                 for cb in unhomed {
                     // Free the function (and what it captured) now, outside every lock, even if
                     // its `Registration` lives on: it can never run (`stop` still says true).
                     drop(lock(&cb.f).take());
                 }
-                if empty {
-                    continue; // now without dependents: detach
-                }
-                return;
+                return; // no dependents, no parents, no deadline: nothing left to detach
             }
         };
         drop(g); // invariant 2: the parent's lock comes first
@@ -663,6 +683,31 @@ impl Links {
         Some(std::mem::replace(p, new.clone()))
     }
 
+    /// Removes the link to `parent` under `key`, if there is one; returns that parent.
+    fn remove(&mut self, parent: &Arc<Node>, key: u32) -> Option<Arc<Node>> {
+        let here = |p: &Arc<Node>, k: u32| Arc::ptr_eq(p, parent) && k == key;
+        match std::mem::take(self) {
+            Links::One(p, k) if here(&p, k) => Some(p),
+            Links::Many(mut v) => {
+                let found = v.iter().position(|(p, k)| here(p, *k));
+                let removed = found.map(|i| v.swap_remove(i).0);
+                *self = match v.len() {
+                    0 => Links::None,
+                    1 => {
+                        let (p, k) = v.pop().expect("one link");
+                        Links::One(p, k)
+                    }
+                    _ => Links::Many(v),
+                };
+                removed
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
     fn for_each(self, mut f: impl FnMut(Arc<Node>, u32)) {
         match self {
             Links::None => {}
@@ -776,21 +821,6 @@ impl<T> Slab<T> {
                 Entry::Occupied(v) => Some((k as u32, v)),
                 Entry::Vacant(_) => None,
             })
-    }
-}
-
-impl Slab<Dependent> {
-    /// Removes every callback, keeping the children under their keys.
-    fn remove_callbacks(&mut self) -> Vec<Arc<Callback>> {
-        let mut removed = Vec::new();
-        for key in 0..self.entries.len() as u32 {
-            if matches!(self.get(key), Some(Dependent::Callback(_)))
-                && let Some(Dependent::Callback(cb)) = self.remove(key)
-            {
-                removed.push(cb);
-            }
-        }
-        removed
     }
 }
 

@@ -90,6 +90,27 @@ impl StartFuture {
     }
 }
 
+impl StartFuture {
+    /// Gives up the wait for a slot without leaving the count: the group will never see this
+    /// task start or end (as [`TaskSlot::abandon`]), and the future stops keeping it alive.
+    ///
+    /// For hosts whose queued task can no longer run because the object that queued it was
+    /// garbage-collected. Dropping the future instead takes the task out of the count, so a
+    /// `wait` could then complete as though it had run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let g = gogroup::ErrGroup::new();
+    /// g.set_limit(0).unwrap();
+    /// g.start_queued().abandon();
+    /// assert!(g.wait_timeout(Duration::from_millis(1)).is_err()); // still counted
+    /// ```
+    pub fn abandon(mut self) {
+        self.cleanup(true);
+        self.counted = false; // the count stays, for good
+    }
+}
+
 impl Future for StartFuture {
     type Output = Result<TaskSlot>;
 
@@ -151,7 +172,7 @@ impl fmt::Debug for ErrGroupFuture {
 
 impl ErrGroupFuture {
     pub(super) fn new(group: ErrGroup) -> ErrGroupFuture {
-        let wait = group.state.wg.wait_async();
+        let wait = group.state.wg.wait_strong();
         ErrGroupFuture { group, wait }
     }
 }

@@ -39,7 +39,8 @@
 //! * [`state`]: what the handles, slots and futures of one group share;
 //! * [`outcome`]: which failure is *the* failure (the one decision point);
 //! * [`task_slot`]: a task's place in the group ([`TaskSlot`]) and how a task runs in it;
-//! * [`futures`]: [`StartFuture`] and [`ErrGroupFuture`].
+//! * [`futures`]: [`StartFuture`] and [`ErrGroupFuture`];
+//! * [`weak`]: [`WeakErrGroup`], which waits without keeping the group alive.
 //!
 //! The limit itself is [`crate::limit`]; the count is a [`crate::WaitGroup`].
 
@@ -48,6 +49,7 @@ mod futures;
 mod outcome;
 mod state;
 mod task_slot;
+mod weak;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -60,6 +62,7 @@ use crate::panic_slot::drop_quietly;
 pub use builder::{Collect, ErrGroupBuilder};
 pub use futures::{ErrGroupFuture, StartFuture};
 pub use task_slot::TaskSlot;
+pub use weak::{WeakErrGroup, WeakErrGroupFuture};
 
 use outcome::Failure;
 use state::GroupState;
@@ -84,9 +87,23 @@ use state::GroupState;
 /// assert_eq!(err.to_string(), "inventory service down");
 /// assert!(g.token().is_cancelled());
 /// ```
-#[derive(Clone)]
 pub struct ErrGroup {
     state: Arc<GroupState>,
+}
+
+impl Clone for ErrGroup {
+    fn clone(&self) -> Self {
+        self.state.wg.retain(); // every handle is a holder of the count (see `state`)
+        ErrGroup {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl Drop for ErrGroup {
+    fn drop(&mut self) {
+        self.state.wg.release();
+    }
 }
 
 impl Default for ErrGroup {

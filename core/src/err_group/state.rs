@@ -9,14 +9,17 @@
 use crate::cancel_token::{CancelToken, Registration};
 use crate::limit::Limit;
 use crate::loom::{Arc, Mutex};
-use crate::wait_group::WaitGroup;
+use crate::wait_group::WeakWaitGroup;
 
 use super::builder::Collect;
 use super::outcome::Outcome;
 
 /// The state one group's handles, slots and futures share.
 pub(super) struct GroupState {
-    pub(super) wg: WaitGroup,
+    /// The count `wait` waits for. Its holders (invariant 8 of `wait_group`) are the group's
+    /// `ErrGroup` handles and its tasks' seats: once all are gone the group is abandoned, and
+    /// nothing can ever change the count.
+    pub(super) wg: WeakWaitGroup,
     pub(super) token: CancelToken,
     /// Go's `WithContext`: cancel on the first error and when `wait` returns.
     pub(super) cancel_on_error: bool,
@@ -36,14 +39,15 @@ impl GroupState {
     }
 
     /// A group's state: a child of `parent` as its token (then the first error cancels it),
-    /// else a token of its own; `limit` as `set_limit` takes it.
+    /// else a token of its own; `limit` as `set_limit` takes it. Its count has one holder,
+    /// which the caller's `ErrGroup` handle owns.
     pub(super) fn new(parent: Option<&CancelToken>, limit: i64, collect: Collect) -> Arc<Self> {
         let (token, cancel_on_error) = match parent {
             Some(p) => (p.child(), true),
             None => (CancelToken::new(), false),
         };
         Arc::new(GroupState {
-            wg: WaitGroup::new(),
+            wg: WeakWaitGroup::new_held(),
             token,
             cancel_on_error,
             limit: Limit::new(limit),

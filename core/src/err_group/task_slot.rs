@@ -13,6 +13,9 @@
 //! 2. The slot is released before the count: when `wait` returns, every slot is free.
 //! 3. A task's own code — the closure, and the conversion of its error into [`Error`] — runs
 //!    inside `catch_unwind`; a panic there is the task's panic.
+//! 4. A seat is a holder of the group's count (invariant 8 of `wait_group`), given back after
+//!    the count itself. An abandoned seat ([`TaskSlot::abandon`]) gives back only that: its
+//!    task never finishes, so the count and the limit slot stay taken.
 
 use std::fmt;
 
@@ -20,7 +23,7 @@ use crate::cancel_token::CancelToken;
 use crate::error::{Error, Result};
 use crate::loom::Arc;
 use crate::pool;
-use crate::wait_group::WaitGroup;
+use crate::wait_group::WeakWaitGroup;
 
 #[cfg(doc)]
 use super::ErrGroup; // the docs' links
@@ -53,23 +56,38 @@ pub struct TaskSlot {
 /// the seat go (invariant 1).
 struct Seat {
     state: Arc<GroupState>,
+    /// False once abandoned: the task never finishes (invariant 4).
+    live: bool,
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        /// The count, released even if releasing the slot panicked (a bug in core).
-        struct Count<'a>(&'a WaitGroup);
+        /// The count, then the holder: released even if releasing the slot panicked (a bug in
+        /// core), and in this order (invariant 4).
+        struct Count<'a>(&'a WeakWaitGroup, bool);
         impl Drop for Count<'_> {
             fn drop(&mut self) {
-                let _ = self.0.done();
+                if self.1 {
+                    let _ = self.0.done();
+                }
+                self.0.release();
             }
         }
-        let _count = Count(&self.state.wg);
-        self.state.limit.release();
+        let _count = Count(&self.state.wg, self.live);
+        if self.live {
+            self.state.limit.release();
+        }
     }
 }
 
 impl Seat {
+    /// A seat for a task that was just counted and given a limit slot; a holder of the
+    /// group's count (invariant 4).
+    fn new(state: Arc<GroupState>) -> Seat {
+        state.wg.retain();
+        Seat { state, live: true }
+    }
+
     /// Records the task's failure, if any, then gives the seat up (invariant 1).
     fn finish(self, failure: Option<Failure>) {
         if let Some(f) = failure {
@@ -106,7 +124,7 @@ impl TaskSlot {
     /// A slot for a task that was just counted and given a limit slot.
     pub(super) fn new(state: Arc<GroupState>) -> TaskSlot {
         TaskSlot {
-            seat: Some(Seat { state }),
+            seat: Some(Seat::new(state)),
         }
     }
 
@@ -140,6 +158,31 @@ impl TaskSlot {
     pub fn finish(mut self, result: Result<()>) {
         if let Some(seat) = self.seat.take() {
             seat.finish(result.err().map(Failure::Error));
+        }
+    }
+
+    /// Abandons the task: the group will never hear from it. Nothing is recorded, the token
+    /// is not cancelled, and the task keeps its place — its limit slot and its count — for
+    /// good, as a task that never ends would; the slot only stops keeping the group alive
+    /// (once no handle and no other slot is left, the group is abandoned: see
+    /// [`ErrGroup::downgrade`]).
+    ///
+    /// For hosts whose task can no longer report: its promise, and the group object that
+    /// would have received its outcome, were garbage-collected. Dropping the slot instead
+    /// reports a panic ("task abandoned"), which cancels the token and fails `wait`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let g = gogroup::ErrGroup::new();
+    /// g.start().unwrap().abandon();
+    /// assert_eq!(g.active(), 1); // it never finishes...
+    /// assert!(g.wait_timeout(Duration::from_millis(1)).is_err());
+    /// assert!(!g.token().is_cancelled()); // ...and nothing was reported
+    /// assert!(g.errors().is_empty());
+    /// ```
+    pub fn abandon(mut self) {
+        if let Some(mut seat) = self.seat.take() {
+            seat.live = false;
         }
     }
 

@@ -162,3 +162,59 @@ fn loom_neighbouring_splices_collapse_the_chain() {
         assert_eq!(root.dependents(), 0);
     });
 }
+
+/// Counts its drops (a callback's captured state: dropped when the callback runs or is let go).
+struct Dropped(Arc<AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An `any` token whose inputs are all forgotten, on two threads in either order, lets its
+/// callback go (tree invariant 4: nothing can cancel it), never runs it, and keeps nothing.
+#[test]
+fn loom_any_of_forgotten_roots_lets_its_callbacks_go() {
+    loom::model(|| {
+        let (a, b) = (CancelToken::new(), CancelToken::new());
+        let either = CancelToken::any([&a, &b]);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (guard, r) = (Dropped(drops.clone()), ran.clone());
+        let reg = either.on_cancel_inline(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            drop(guard);
+        });
+        drop(either);
+        let t = thread::spawn(move || drop(a));
+        drop(b);
+        t.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "the callback was kept");
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        assert!(reg.stop()); // it never ran
+    });
+}
+
+/// A forgotten root unlinks its `any` child while the child's other input is cancelled on
+/// another thread: the child is cancelled exactly once, by that input.
+#[test]
+fn loom_a_forgotten_root_unlinking_a_child_races_a_cancel_of_its_other_parent() {
+    loom::model(|| {
+        let (a, b) = (CancelToken::new(), CancelToken::new());
+        let either = CancelToken::any([&a, &b]);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        either.on_cancel_inline(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let why = Error::custom("b");
+        let w = why.clone();
+        let t = thread::spawn(move || b.cancel_with(w));
+        drop(a);
+        t.join().unwrap();
+        assert!(either.is_cancelled());
+        assert!(Error::ptr_eq(&either.cause().unwrap(), &why));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    });
+}

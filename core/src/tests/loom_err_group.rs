@@ -127,3 +127,38 @@ fn loom_an_error_and_a_panic_racing_agree_on_cause_and_wait() {
         assert_eq!(g.active(), 0);
     });
 }
+
+/// A group whose last handle goes on one thread while its only task is abandoned on another:
+/// a weak wait ends as abandoned, and nothing is recorded or cancelled.
+#[test]
+fn loom_weak_wait_of_an_abandoned_group_ends_without_an_outcome() {
+    loom::model(|| {
+        let g = ErrGroup::with_token(&CancelToken::new());
+        let slot = g.start().unwrap();
+        let weak = g.downgrade();
+        let token = g.token().clone();
+        let t = thread::spawn(move || slot.abandon());
+        drop(g);
+        assert!(super::block_on(weak.wait_async()).is_none());
+        t.join().unwrap();
+        assert!(!token.is_cancelled());
+        assert!(weak.errors().is_empty());
+    });
+}
+
+/// A task that finishes on another thread after the group's last handle went: the weak wait
+/// reports its outcome (the slot was a holder), never abandonment.
+#[test]
+fn loom_weak_wait_sees_a_task_that_finishes_after_the_last_handle_went() {
+    loom::model(|| {
+        let g = ErrGroup::new();
+        let slot = g.start().unwrap();
+        let weak = g.downgrade();
+        let t = thread::spawn(move || slot.finish(Err(Error::custom("late"))));
+        drop(g);
+        let outcome = super::block_on(weak.wait_async());
+        assert_eq!(outcome.unwrap().unwrap_err().to_string(), "late");
+        t.join().unwrap();
+        assert!(weak.is_abandoned());
+    });
+}

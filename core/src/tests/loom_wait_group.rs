@@ -68,3 +68,38 @@ fn loom_negative_add_is_rejected_without_disturbing_waiters() {
         assert!(wg.done().is_err());
     });
 }
+
+/// A weak wait whose group loses its last handle on another thread, without a `done`, ends as
+/// abandoned: the wake-up of the last holder is never lost (invariant 8).
+#[test]
+fn loom_weak_wait_ends_when_the_last_holder_goes() {
+    loom::model(|| {
+        let wg = WaitGroup::new();
+        wg.add(1).unwrap();
+        let weak = wg.downgrade();
+        let other = wg.clone();
+        let t = thread::spawn(move || drop(other));
+        drop(wg);
+        assert!(super::block_on(weak.wait_async()).is_none());
+        t.join().unwrap();
+        assert_eq!(weak.count(), 1);
+    });
+}
+
+/// A `done` that ends the round just before the last handle goes is seen as the end of the
+/// round, never as abandonment, however the two race with the waiter.
+#[test]
+fn loom_weak_wait_reports_a_round_that_ended_before_the_last_holder_went() {
+    loom::model(|| {
+        let wg = WaitGroup::new();
+        wg.add(1).unwrap();
+        let weak = wg.downgrade();
+        let t = thread::spawn(move || {
+            wg.done().unwrap();
+            drop(wg);
+        });
+        assert!(matches!(super::block_on(weak.wait_async()), Some(Ok(()))));
+        t.join().unwrap();
+        assert!(weak.is_abandoned());
+    });
+}
