@@ -202,8 +202,12 @@ export declare class CancelToken {
    */
   cHandle(): bigint
   /**
-   * A number that `CancelToken.fromShared(n)` turns back into this same token on any
-   * thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+   * A new number that `CancelToken.fromShared(n)` turns back into this same token on any
+   * thread (post it to a `worker_threads` Worker, or put it in its `workerData`). Until it is
+   * first taken, the number keeps the token on its own, whatever happens to this object; once
+   * taken, it stays valid while this object or any object made from it is alive, then it is
+   * released. A number never taken keeps the token until the process exits: share once per
+   * receiver.
    */
   share(): number
   /**
@@ -455,8 +459,9 @@ export declare class WaitGroup {
    */
   go(fn: () => unknown): void
   /**
-   * A number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
-   * thread (post it to a `worker_threads` Worker). Valid while this object is alive.
+   * A new number that `WaitGroup.fromShared(n)` turns back into this same wait group on any
+   * thread (post it to a `worker_threads` Worker, or put it in its `workerData`), with the
+   * lifetime of `CancelToken.share()`'s numbers.
    */
   share(): number
   /**
@@ -495,4 +500,3 @@ export declare function errorFromCode(code: number, message: string): Error
  * ```
  */
 export declare function version(): string
-

@@ -31,4 +31,12 @@ function version() {
   return binding.version()
 }
 
-module.exports = { CancelToken, ErrGroup, Registration, WaitGroup, errorCodes, errorFromCode, version }
+module.exports = {
+  CancelToken,
+  ErrGroup,
+  Registration,
+  WaitGroup,
+  errorCodes,
+  errorFromCode,
+  version,
+}

@@ -18,9 +18,9 @@
 // Exits with 0 when everything behaved as described (a failed assertion otherwise).
 // `make demo-node` runs it; alone: `node examples/node/price_availability.mjs`.
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { once } from 'node:events'
-import { ErrGroup, WaitGroup, CancelToken } from '../../node/index.js'
+import { createServer } from 'node:http'
+import { CancelToken, ErrGroup, WaitGroup } from '../../node/index.js'
 
 const PRICE_LATENCY_MS = 3000
 
@@ -76,8 +76,12 @@ async function getJson(token, path) {
 async function productPage(signal) {
   const group = new ErrGroup({ signal, limit: 2 })
   const page = {}
-  group.go(async (token) => { page.price = (await getJson(token, '/price')).cents })
-  group.go(async (token) => { page.stock = (await getJson(token, '/availability')).inStock })
+  group.go(async (token) => {
+    page.price = (await getJson(token, '/price')).cents
+  })
+  group.go(async (token) => {
+    page.stock = (await getJson(token, '/availability')).inStock
+  })
   await group.wait()
   return page
 }
@@ -117,14 +121,21 @@ console.log('run 3: a token tree, a WaitGroup fan-out and Symbol.asyncDispose')
 
   const wg = new WaitGroup()
   let sum = 0
-  for (let i = 1; i <= 1000; i++) wg.go(async () => { await null; sum += i })
+  for (let i = 1; i <= 1000; i++)
+    wg.go(async () => {
+      await null
+      sum += i
+    })
   await wg.wait()
   console.log(`  1000 async tasks with WaitGroup.go: sum ${sum}`)
   assert.equal(sum, 500500)
 
   const group = new ErrGroup()
   let stopped = false
-  group.go(async (token) => { await token.whenCancelled(); stopped = true })
+  group.go(async (token) => {
+    await token.whenCancelled()
+    stopped = true
+  })
   await group[Symbol.asyncDispose]() // what `await using group = new ErrGroup()` does
   console.log(`  disposing the group cancelled and awaited its task: ${stopped}`)
   assert.equal(stopped, true)
@@ -141,9 +152,18 @@ console.log('run 4: values from tasks with run() and map()')
   assert.deepEqual(page, { price: 1999, stock: 7 })
 
   const skus = ['apple', 'kiwi', 'banana', 'fig', 'cherry', 'plum']
-  const prices = await group.map(skus, async (sku, i, token) => (await getJson(token, `/sku/${sku}`)).cents)
-  console.log(`  map() over ${skus.length} SKUs, at most ${catalogueMostInFlight} requests at once: ${prices}`)
-  assert.deepEqual(prices, skus.map((s) => 100 * s.length), 'in input order')
+  const prices = await group.map(
+    skus,
+    async (sku, _i, token) => (await getJson(token, `/sku/${sku}`)).cents,
+  )
+  console.log(
+    `  map() over ${skus.length} SKUs, at most ${catalogueMostInFlight} requests at once: ${prices}`,
+  )
+  assert.deepEqual(
+    prices,
+    skus.map((s) => 100 * s.length),
+    'in input order',
+  )
   assert.ok(catalogueMostInFlight <= 2, "the group's limit")
   await group.wait()
 
@@ -155,12 +175,18 @@ console.log('run 4: values from tasks with run() and map()')
     }
   }
   const failing = new ErrGroup({ limit: 2 })
-  const err = await failing.map(catalogue(), (sku, i, token) => getJson(token, `/sku/${sku}`)).catch((e) => e)
+  const err = await failing
+    .map(catalogue(), (sku, _i, token) => getJson(token, `/sku/${sku}`))
+    .catch((e) => e)
   await assert.rejects(failing.wait(), (e) => e === err)
   console.log(`  map() rejected with ${err}; items read from the generator: ${asked} of 5`)
   assert.ok(err instanceof ServiceUnavailable, 'map rejects with the very error the task threw')
   assert.equal(asked, 2, 'no item is taken once the first failure cancelled the group')
-  assert.equal(await slowAbortedSeen, '/sku/slow', 'the request in flight was aborted through token.signal')
+  assert.equal(
+    await slowAbortedSeen,
+    '/sku/slow',
+    'the request in flight was aborted through token.signal',
+  )
 }
 
 server.closeAllConnections()

@@ -1,8 +1,8 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as delay } from 'node:timers/promises'
-import { once, EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { createServer } from 'node:http'
+import { test } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import * as addonModule from '../index.js'
 import { CancelToken, ErrGroup } from '../index.js'
 import testing from '../testing.js'
@@ -166,7 +166,10 @@ test('whenCancelled resolves with the reason; throwIfCancelled throws it', async
   const why = new Error('done')
   t.cancel(why)
   assert.equal(await alive(p), why)
-  assert.throws(() => t.throwIfCancelled(), (e) => e === why)
+  assert.throws(
+    () => t.throwIfCancelled(),
+    (e) => e === why,
+  )
 })
 
 test('cancel() on a native thread resolves promises and aborts the signal', async () => {
@@ -258,7 +261,9 @@ test('tokens made in JS and tokens made by the addon are one class, and interope
     seen = token
   })
   await g.wait()
-  assert.ok(root instanceof CancelToken && kid instanceof CancelToken && g.token instanceof CancelToken)
+  assert.ok(
+    root instanceof CancelToken && kid instanceof CancelToken && g.token instanceof CancelToken,
+  )
   assert.equal(seen, g.token, 'tasks get the group token itself')
   assert.equal(Object.prototype.toString.call(root), '[object CancelToken]')
   const either = CancelToken.any([kid, g.token.child()])
@@ -282,15 +287,24 @@ test('a JS-made token keeps the reason given to cancel, and its children inherit
   assert.equal(t.cancel(), false, 'the first cancel wins')
   assert.equal(t.reason, why)
   assert.equal(c.reason, why)
-  assert.throws(() => c.throwIfCancelled(), (e) => e === why)
+  assert.throws(
+    () => c.throwIfCancelled(),
+    (e) => e === why,
+  )
   new CancelToken().throwIfCancelled() // live: does nothing
 })
 
 test('CancelToken methods refuse a receiver that is not a token; the table is not exported', () => {
   assert.throws(() => CancelToken.prototype.cancel.call({}), TypeError)
-  assert.throws(() => Object.getOwnPropertyDescriptor(CancelToken.prototype, 'cancelled').get.call({}), TypeError)
+  assert.throws(
+    () => Object.getOwnPropertyDescriptor(CancelToken.prototype, 'cancelled').get.call({}),
+    TypeError,
+  )
   const exported = Object.keys(addonModule)
-  assert.deepEqual(exported.filter((k) => k.startsWith('__token')), [])
+  assert.deepEqual(
+    exported.filter((k) => k.startsWith('__token')),
+    [],
+  )
   assert.throws(() => new ErrGroup({ token: {} }))
   assert.throws(() => CancelToken.any([{}]))
 })

@@ -1,7 +1,7 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
-import { ErrGroup, CancelToken } from '../index.js'
+import { test } from 'node:test'
+import { CancelToken, ErrGroup } from '../index.js'
 import testing from '../testing.js'
 import { alive, isPending } from './helpers.mjs'
 
@@ -14,8 +14,14 @@ function gate() {
 test('wait resolves when every task finished', async () => {
   const g = new ErrGroup()
   let n = 0
-  for (let i = 0; i < 10; i++) g.go(async () => { await null; n++ })
-  g.go(() => { n++ })
+  for (let i = 0; i < 10; i++)
+    g.go(async () => {
+      await null
+      n++
+    })
+  g.go(() => {
+    n++
+  })
   await alive(g.wait())
   assert.equal(n, 11)
 })
@@ -28,7 +34,9 @@ test('wait rejects with the first error, the very value thrown, and cancels the 
     sawReason = await token.whenCancelled()
     throw new Error('second')
   })
-  g.go(async () => { throw boom })
+  g.go(async () => {
+    throw boom
+  })
   await assert.rejects(alive(g.wait()), (e) => e === boom)
   assert.equal(sawReason, boom)
   assert.equal(g.token.cancelled, true)
@@ -37,14 +45,18 @@ test('wait rejects with the first error, the very value thrown, and cancels the 
 
 test('a synchronous throw and a thrown non-Error are task errors too', async () => {
   const g = new ErrGroup()
-  g.go(() => { throw 42 })
+  g.go(() => {
+    throw 42
+  })
   await assert.rejects(g.wait(), (e) => e === 42)
 })
 
 test('the token passed to tasks is the group token, with a signal for fetch and friends', async () => {
   const g = new ErrGroup()
   let seen
-  g.go((token) => { seen = token })
+  g.go((token) => {
+    seen = token
+  })
   await g.wait()
   assert.equal(seen, g.token)
   assert.ok(seen.signal instanceof AbortSignal)
@@ -55,8 +67,13 @@ test("collect: 'all' rejects with an AggregateError of every failure", async () 
   const g = new ErrGroup({ collect: 'all' })
   const a = new Error('a')
   const b = new Error('b')
-  g.go(async () => { throw a })
-  g.go(async () => { await null; throw b })
+  g.go(async () => {
+    throw a
+  })
+  g.go(async () => {
+    await null
+    throw b
+  })
   const err = await alive(g.wait()).catch((e) => e)
   assert.ok(err instanceof AggregateError)
   assert.deepEqual(new Set(err.errors), new Set([a, b]))
@@ -69,7 +86,9 @@ test('a failing task never produces an unhandled rejection, even without wait()'
   process.on('unhandledRejection', onUnhandled)
   try {
     const g = new ErrGroup()
-    g.go(async () => { throw new Error('nobody waits for me') })
+    g.go(async () => {
+      throw new Error('nobody waits for me')
+    })
     g.go(() => Promise.reject(new Error('nor me')))
     // Let the rejections propagate through several turns of the loop.
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
@@ -84,15 +103,25 @@ test('tryGo honours the limit: 42, then 1, then 0 (Go: TestTryGo)', async () => 
   for (const n of [42, 1]) {
     g.setLimit(n)
     const { p, open } = gate()
-    for (let i = 0; i < n; i++) assert.equal(g.tryGo(() => p), true)
-    assert.equal(g.tryGo(() => p), false)
+    for (let i = 0; i < n; i++)
+      assert.equal(
+        g.tryGo(() => p),
+        true,
+      )
+    assert.equal(
+      g.tryGo(() => p),
+      false,
+    )
     assert.throws(() => g.setLimit(n + 1), { code: 'GOGROUP_LIMIT_IN_USE' })
     open()
     await alive(g.wait())
   }
   const h = new ErrGroup()
   h.setLimit(0)
-  assert.equal(h.tryGo(() => {}), false)
+  assert.equal(
+    h.tryGo(() => {}),
+    false,
+  )
 })
 
 test('limit 10 over 1025 tasks is never exceeded, and every task runs (Go: TestGoLimit)', async () => {
@@ -119,7 +148,11 @@ test('limit 10 over 1025 tasks is never exceeded, and every task runs (Go: TestG
 test('tasks waiting for a slot start in call order', async () => {
   const g = new ErrGroup({ limit: 1 })
   const order = []
-  for (let i = 0; i < 20; i++) g.go(async () => { order.push(i); await null })
+  for (let i = 0; i < 20; i++)
+    g.go(async () => {
+      order.push(i)
+      await null
+    })
   await alive(g.wait())
   assert.deepEqual(order, [...Array(20).keys()])
 })
@@ -130,7 +163,9 @@ test('a task waiting for a slot never runs once the group is cancelled', async (
   const { p, open } = gate()
   let second = false
   g.go(() => p)
-  g.go(() => { second = true })
+  g.go(() => {
+    second = true
+  })
   parent.cancel()
   open()
   await alive(g.wait())
@@ -197,7 +232,12 @@ test('a task may start tasks and read its token before its first await (found by
         n++
       })
     })
-    assert.equal(g.tryGo(() => { n++ }), true)
+    assert.equal(
+      g.tryGo(() => {
+        n++
+      }),
+      true,
+    )
   })
   await g.wait()
   assert.equal(n, 4)
@@ -239,8 +279,14 @@ test('errors() returns the recorded failures as the very values thrown, in finis
   assert.deepEqual(first.errors(), [])
   const boom = new Error('boom')
   const late = gate()
-  first.go(() => late.p.then(() => { throw new Error('second') }))
-  first.go(async () => { throw boom })
+  first.go(() =>
+    late.p.then(() => {
+      throw new Error('second')
+    }),
+  )
+  first.go(async () => {
+    throw boom
+  })
   await new Promise((r) => setImmediate(r))
   assert.deepEqual(first.errors(), [boom]) // observable before wait()
   late.open()
@@ -252,8 +298,14 @@ test('errors() returns the recorded failures as the very values thrown, in finis
   const all = new ErrGroup({ collect: 'all' })
   const a = gate()
   const b = { code: 7 }
-  all.go(() => a.p.then(() => { throw 42 }))
-  all.go(async () => { throw b })
+  all.go(() =>
+    a.p.then(() => {
+      throw 42
+    }),
+  )
+  all.go(async () => {
+    throw b
+  })
   await new Promise((r) => setImmediate(r))
   assert.deepEqual(all.errors(), [b]) // observable before wait()
   a.open()
@@ -268,9 +320,14 @@ test('errors() returns the recorded failures as the very values thrown, in finis
 test('limit 0: nothing may start until the limit is raised (Go: SetLimit(0))', async () => {
   const g = new ErrGroup({ limit: 0 })
   assert.equal(g.limit, 0)
-  assert.equal(g.tryGo(() => {}), false)
+  assert.equal(
+    g.tryGo(() => {}),
+    false,
+  )
   let ran = false
-  g.go(() => { ran = true }) // waits for a slot
+  g.go(() => {
+    ran = true
+  }) // waits for a slot
   const w = g.wait()
   assert.equal(await isPending(w), true)
   assert.equal(ran, false)
@@ -283,7 +340,9 @@ test('limit 0: nothing may start until the limit is raised (Go: SetLimit(0))', a
   h.setLimit(0)
   assert.equal(h.limit, 0)
   let never = false
-  h.go(() => { never = true })
+  h.go(() => {
+    never = true
+  })
   parent.cancel() // a task waiting for a slot never runs once the group is cancelled
   await alive(h.wait())
   assert.equal(never, false)
@@ -302,7 +361,11 @@ test('wait({ timeout }) rejects with GOGROUP_TIMEOUT and leaves the group untouc
   const g = new ErrGroup()
   const { p, open } = gate()
   const boom = new Error('boom')
-  g.go(() => p.then(() => { throw boom }))
+  g.go(() =>
+    p.then(() => {
+      throw boom
+    }),
+  )
   // The timeout is the behaviour checked here; alive() keeps the loop running meanwhile.
   const e = await alive(g.wait({ timeout: 1 })).catch((x) => x)
   assert.ok(e instanceof Error)
@@ -341,7 +404,9 @@ test('shutdown(graceMs, reason) cancels with that very reason', async () => {
   const g = new ErrGroup()
   const why = { stopping: true }
   let seen
-  g.go(async (token) => { seen = await token.whenCancelled() })
+  g.go(async (token) => {
+    seen = await token.whenCancelled()
+  })
   assert.equal(await alive(g.shutdown(60_000, why)), 0)
   assert.equal(seen, why)
   assert.equal(g.token.reason, why)
@@ -361,7 +426,9 @@ test('a bounded wait leaves nothing behind: one listener on the signal however m
   const { p, open } = gate()
   g.go(() => p)
   const ac = new AbortController()
-  await assert.rejects(alive(g.wait({ signal: ac.signal, timeout: 1 })), { code: 'GOGROUP_TIMEOUT' })
+  await assert.rejects(alive(g.wait({ signal: ac.signal, timeout: 1 })), {
+    code: 'GOGROUP_TIMEOUT',
+  })
   assert.equal(getEventListeners(ac.signal, 'abort').length, 1)
   const waits = []
   for (let i = 0; i < 100; i++) waits.push(g.wait({ signal: ac.signal }))
@@ -397,13 +464,20 @@ test('a failure cancels the token at once, before the other tasks settle, with t
   let seen
   g.go((token) => new Promise((r) => (release = r)).then(() => (seen = token.reason)))
   const first = new Error('first')
-  g.go(() => { throw first }) // a synchronous throw is the task's error; go does not throw
-  g.go(async () => { throw 'second' }) // finishes later: recorded second
+  g.go(() => {
+    throw first
+  }) // a synchronous throw is the task's error; go does not throw
+  g.go(async () => {
+    throw 'second'
+  }) // finishes later: recorded second
   await isPending(g.wait())
   assert.equal(g.token.cancelled, true)
   assert.equal(g.token.reason, first)
   release()
-  await assert.rejects(alive(g.wait()), (e) => e instanceof AggregateError && e.errors[0] === first && e.errors[1] === 'second')
+  await assert.rejects(
+    alive(g.wait()),
+    (e) => e instanceof AggregateError && e.errors[0] === first && e.errors[1] === 'second',
+  )
   assert.equal(seen, first)
 })
 
@@ -411,12 +485,32 @@ test('an ErrGroup task returning a thenable is counted once; a throwing then is 
   const g = new ErrGroup({ collect: 'all' })
   const bad = new Error('then threw')
   const worse = new Error('then threw too')
-  g.go(() => ({ then(ok, fail) { ok(); fail(new Error('late')); ok() } }))
-  g.go(() => ({ get then() { throw bad } }))
-  g.go(() => ({ then() { throw worse } }))
+  g.go(() => ({
+    then(ok, fail) {
+      ok()
+      fail(new Error('late'))
+      ok()
+    },
+  }))
+  g.go(() => ({
+    get then() {
+      throw bad
+    },
+  }))
+  g.go(() => ({
+    then() {
+      throw worse
+    },
+  }))
   g.go(() => 42) // not a thenable: a success
-  assert.equal(g.tryGo(() => {}), true)
-  await assert.rejects(alive(g.wait()), (e) => e.errors.length === 2 && e.errors[0] === bad && e.errors[1] === worse)
+  assert.equal(
+    g.tryGo(() => {}),
+    true,
+  )
+  await assert.rejects(
+    alive(g.wait()),
+    (e) => e.errors.length === 2 && e.errors[0] === bad && e.errors[1] === worse,
+  )
   assert.equal(g.active, 0)
 })
 
@@ -435,7 +529,10 @@ test('a limit set after tasks ran without one binds the next tasks', async () =>
   const gates = []
   for (let i = 0; i < 3; i++) g.go(() => new Promise((r) => gates.push(r)))
   assert.equal(g.active, 1, 'one slot, two queued')
-  assert.equal(g.tryGo(() => {}), false)
+  assert.equal(
+    g.tryGo(() => {}),
+    false,
+  )
   while (gates.length > 0 || g.active > 0) {
     const open = gates.shift()
     if (open) open()

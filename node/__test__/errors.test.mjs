@@ -1,14 +1,26 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { errorCodes, errorFromCode, version, WaitGroup, ErrGroup } from '../index.js'
+import { test } from 'node:test'
+import { ErrGroup, errorCodes, errorFromCode, version, WaitGroup } from '../index.js'
 import { here } from './helpers.mjs'
 
-const NAMES = ['NEGATIVE_COUNTER', 'CANCELED', 'DEADLINE_EXCEEDED', 'TIMEOUT', 'LIMIT_IN_USE', 'PANIC', 'INVALID_ARGUMENT', 'CUSTOM']
+const NAMES = [
+  'NEGATIVE_COUNTER',
+  'CANCELED',
+  'DEADLINE_EXCEEDED',
+  'TIMEOUT',
+  'LIMIT_IN_USE',
+  'PANIC',
+  'INVALID_ARGUMENT',
+  'CUSTOM',
+]
 
 test('every core error kind maps to its own code, GOGROUP_ + name, never a fallback', () => {
-  assert.deepEqual(errorCodes(), NAMES.map((n) => `GOGROUP_${n}`))
+  assert.deepEqual(
+    errorCodes(),
+    NAMES.map((n) => `GOGROUP_${n}`),
+  )
   NAMES.forEach((name, i) => {
     const e = errorFromCode(i + 1, `message ${i}`)
     assert.ok(e instanceof Error)
@@ -23,7 +35,10 @@ test('misuse errors thrown by the API carry their code', () => {
   assert.throws(() => new WaitGroup().done(), { code: 'GOGROUP_NEGATIVE_COUNTER' })
   const g = new ErrGroup()
   g.go(() => new Promise(() => {}))
-  assert.throws(() => g.setLimit(1), { code: 'GOGROUP_LIMIT_IN_USE', message: /modify limit while 1 goroutines/ })
+  assert.throws(() => g.setLimit(1), {
+    code: 'GOGROUP_LIMIT_IN_USE',
+    message: /modify limit while 1 goroutines/,
+  })
 })
 
 test('the addon, the package and the crate share one version', () => {

@@ -1,8 +1,8 @@
 // Shared test helpers. No sleeps: `alive` only keeps the loop running (gogroup's own wake-ups
 // are weak, like AbortSignal.timeout's timer) and bounds the wait with a generous deadline.
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const here = dirname(fileURLToPath(import.meta.url))
 export const addon = join(here, '..', 'index.js')

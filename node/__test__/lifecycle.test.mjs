@@ -1,7 +1,7 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { run, here } from './helpers.mjs'
+import { test } from 'node:test'
+import { here, run } from './helpers.mjs'
 
 const fixture = (f) => join(here, 'fixtures', f)
 
@@ -24,13 +24,26 @@ test('100,000 create/drop cycles do not grow the heap or the process', async () 
   const r = await run(['--expose-gc', fixture('heap.mjs')], { ms: 180000 })
   assert.equal(r.code, 0, r.stderr)
   const { warm, rounds } = JSON.parse(r.stdout)
-  const glue = ({ values, pending, tasks, tokens, waitGroups }) => ({ values, pending, tasks, tokens, waitGroups })
+  const glue = ({ values, pending, tasks, tokens, waitGroups }) => ({
+    values,
+    pending,
+    tasks,
+    tokens,
+    waitGroups,
+  })
   for (const after of rounds) {
     // What the glue holds (JS values kept by Rust, pending promises, unsettled tasks, tokens
     // and wait groups behind handles) is back to where it was after every round: nothing is
     // left per cycle.
     assert.deepEqual(glue(after), glue(warm))
-    assert.ok(after.values <= 4 && after.pending === 0 && after.tasks === 0 && after.tokens <= 4 && after.waitGroups <= 4, JSON.stringify(after))
+    assert.ok(
+      after.values <= 4 &&
+        after.pending === 0 &&
+        after.tasks === 0 &&
+        after.tokens <= 4 &&
+        after.waitGroups <= 4,
+      JSON.stringify(after),
+    )
   }
   const last = rounds[rounds.length - 1]
   assert.ok(last.heap - warm.heap < 2 * 1024 * 1024, `heap grew by ${last.heap - warm.heap} bytes`)

@@ -1,12 +1,13 @@
 // The public surface as a Node user meets it: arguments refused at the call with Node's error
 // shapes, classes that behave like classes, and Node's idioms (microtask deferral, disposal,
 // inspection, cloning, listener limits).
-import { test } from 'node:test'
+
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import { test } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { inspect } from 'node:util'
 import { MessageChannel } from 'node:worker_threads'
-import { setTimeout as delay } from 'node:timers/promises'
-import { createRequire } from 'node:module'
 import * as gogroup from '../index.js'
 import { alive } from './helpers.mjs'
 
@@ -126,17 +127,24 @@ test('classes throw when called without new; Registration is not constructible',
 })
 
 test('the package exports exactly its public API', () => {
-  assert.deepEqual(Object.keys(gogroup).filter((k) => k !== 'default').sort(), [
-    'CancelToken',
-    'ErrGroup',
-    'Registration',
-    'WaitGroup',
-    'errorCodes',
-    'errorFromCode',
-    'version',
-  ])
+  assert.deepEqual(
+    Object.keys(gogroup)
+      .filter((k) => k !== 'default')
+      .sort(),
+    [
+      'CancelToken',
+      'ErrGroup',
+      'Registration',
+      'WaitGroup',
+      'errorCodes',
+      'errorFromCode',
+      'version',
+    ],
+  )
   const require = createRequire(import.meta.url)
-  assert.throws(() => require('gogroup/testing.js'), { code: /ERR_PACKAGE_PATH_NOT_EXPORTED|MODULE_NOT_FOUND/ })
+  assert.throws(() => require('gogroup/testing.js'), {
+    code: /ERR_PACKAGE_PATH_NOT_EXPORTED|MODULE_NOT_FOUND/,
+  })
 })
 
 test('a deadline before 1970 or before boot reads as the instant given', () => {
@@ -239,8 +247,14 @@ test('gogroup objects cannot be cloned or posted: DataCloneError, with a hint', 
   const { port1, port2 } = new MessageChannel()
   try {
     for (const o of objects) {
-      assert.throws(() => structuredClone(o), (e) => e.name === 'DataCloneError' && /share\(\)|cannot be cloned/.test(e.message))
-      assert.throws(() => port1.postMessage({ o }), (e) => e.name === 'DataCloneError')
+      assert.throws(
+        () => structuredClone(o),
+        (e) => e.name === 'DataCloneError' && /share\(\)|cannot be cloned/.test(e.message),
+      )
+      assert.throws(
+        () => port1.postMessage({ o }),
+        (e) => e.name === 'DataCloneError',
+      )
     }
   } finally {
     port1.close()
@@ -263,7 +277,10 @@ test("a group's signal takes a listener per task without MaxListenersExceededWar
   } finally {
     process.off('warning', onWarning)
   }
-  assert.deepEqual(warnings.map((w) => w.name), [])
+  assert.deepEqual(
+    warnings.map((w) => w.name),
+    [],
+  )
 })
 
 test("collect: 'all' leaves out the cancellations the group's own first failure caused", async () => {
@@ -281,7 +298,12 @@ test("collect: 'all' leaves out the cancellations the group's own first failure 
     }),
   )
   fail(first)
-  const e = await alive(g.wait().then(() => null, (x) => x))
+  const e = await alive(
+    g.wait().then(
+      () => null,
+      (x) => x,
+    ),
+  )
   assert.ok(e instanceof AggregateError)
   assert.deepEqual(e.errors, [first, own])
   assert.deepEqual(g.errors(), [first, own])
@@ -292,7 +314,12 @@ test("collect: 'all' keeps the AbortErrors that a parent's cancel caused", async
   const g = new ErrGroup({ collect: 'all', signal: c.signal })
   for (let i = 0; i < 3; i++) g.go((token) => delay(60_000, undefined, { signal: token.signal }))
   c.abort()
-  const e = await alive(g.wait().then(() => null, (x) => x))
+  const e = await alive(
+    g.wait().then(
+      () => null,
+      (x) => x,
+    ),
+  )
   assert.ok(e instanceof AggregateError)
   assert.equal(e.errors.length, 3)
   assert.ok(e.errors.every((x) => x.name === 'AbortError'))
@@ -349,17 +376,32 @@ test('index.d.ts declares exactly the members each class has at run time', async
   const name = (k) => (typeof k === 'symbol' ? (wellKnown.get(k) ?? `[${k.description}]`) : k)
   for (const [, cls, body] of dts.matchAll(/export declare class (\w+)[^{]*\{([\s\S]*?)\n\}/g)) {
     const declared = { instance: new Set(), static: new Set() }
-    for (const [, isStatic, member] of body.matchAll(/^ {2}(static )?(?:get |set )?([\w$]+|\[Symbol\.\w+\])[<(]/gm)) {
+    for (const [, isStatic, member] of body.matchAll(
+      /^ {2}(static )?(?:get |set )?([\w$]+|\[Symbol\.\w+\])[<(]/gm,
+    )) {
       if (member !== 'constructor') declared[isStatic ? 'static' : 'instance'].add(member)
     }
     const C = api[cls]
     const actual = {
-      instance: new Set(Reflect.ownKeys(C.prototype).filter((k) => k !== 'constructor' && k !== Symbol.toStringTag && k !== inspect.custom).map(name)),
-      static: new Set(Reflect.ownKeys(C).filter((k) => !['length', 'name', 'prototype'].includes(k)).map(name)),
+      instance: new Set(
+        Reflect.ownKeys(C.prototype)
+          .filter((k) => k !== 'constructor' && k !== Symbol.toStringTag && k !== inspect.custom)
+          .map(name),
+      ),
+      static: new Set(
+        Reflect.ownKeys(C)
+          .filter((k) => !['length', 'name', 'prototype'].includes(k))
+          .map(name),
+      ),
     }
     for (const kind of ['instance', 'static']) {
-      assert.deepEqual([...declared[kind]].sort(), [...actual[kind]].sort(), `${cls} ${kind} members`)
+      assert.deepEqual(
+        [...declared[kind]].sort(),
+        [...actual[kind]].sort(),
+        `${cls} ${kind} members`,
+      )
     }
   }
-  for (const [, fn] of dts.matchAll(/export declare function (\w+)/g)) assert.equal(typeof api[fn], 'function', fn)
+  for (const [, fn] of dts.matchAll(/export declare function (\w+)/g))
+    assert.equal(typeof api[fn], 'function', fn)
 })

@@ -1,5 +1,5 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { test } from 'node:test'
 import { WaitGroup } from '../index.js'
 import testing from '../testing.js'
 import { alive, isPending } from './helpers.mjs'
@@ -29,7 +29,11 @@ test('add defaults to one', () => {
 test('a negative counter is rejected, not applied, with GOGROUP_NEGATIVE_COUNTER (Go: TestWaitGroupMisuse)', () => {
   const wg = new WaitGroup()
   wg.add(1)
-  assert.throws(() => wg.add(-2), (e) => e.code === 'GOGROUP_NEGATIVE_COUNTER' && e.message === 'sync: negative WaitGroup counter')
+  assert.throws(
+    () => wg.add(-2),
+    (e) =>
+      e.code === 'GOGROUP_NEGATIVE_COUNTER' && e.message === 'sync: negative WaitGroup counter',
+  )
   assert.equal(wg.count, 1)
   wg.done()
   assert.throws(() => wg.done(), { code: 'GOGROUP_NEGATIVE_COUNTER' })
@@ -79,13 +83,21 @@ test('go tracks sync and async functions', async () => {
 test('go rethrows a synchronous throw after releasing its count', () => {
   const wg = new WaitGroup()
   const boom = new Error('boom')
-  assert.throws(() => wg.go(() => { throw boom }), (e) => e === boom)
+  assert.throws(
+    () =>
+      wg.go(() => {
+        throw boom
+      }),
+    (e) => e === boom,
+  )
   assert.equal(wg.count, 0)
 })
 
 test('go releases the count when the task rejects (no unhandled rejection)', async () => {
   const wg = new WaitGroup()
-  wg.go(async () => { throw new Error('ignored by WaitGroup') })
+  wg.go(async () => {
+    throw new Error('ignored by WaitGroup')
+  })
   assert.equal(await alive(wg.wait()), true)
 })
 
@@ -127,10 +139,20 @@ test('done() of an add() while loop tasks are pending leaves wait() pending unti
 test('a thenable that calls back twice, or both ways, is counted out once', async () => {
   const wg = new WaitGroup()
   wg.add(1) // a count of our own: an over-release would take it
-  wg.go(() => ({ then(ok, fail) { ok(); ok(); fail(new Error('late')) } }))
+  wg.go(() => ({
+    then(ok, fail) {
+      ok()
+      ok()
+      fail(new Error('late'))
+    },
+  }))
   assert.equal(wg.count, 1)
   let later
-  wg.go(() => ({ then(ok) { later = ok } }))
+  wg.go(() => ({
+    then(ok) {
+      later = ok
+    },
+  }))
   assert.equal(wg.count, 2)
   later()
   later()
@@ -144,9 +166,25 @@ test('go with a non-function, or a thenable whose then throws, throws and keeps 
   assert.throws(() => wg.go(42), TypeError)
   assert.equal(wg.count, 0)
   const bad = new Error('then getter')
-  assert.throws(() => wg.go(() => ({ get then() { throw bad } })), (e) => e === bad)
+  assert.throws(
+    () =>
+      wg.go(() => ({
+        get then() {
+          throw bad
+        },
+      })),
+    (e) => e === bad,
+  )
   assert.equal(wg.count, 0)
-  assert.throws(() => wg.go(() => ({ then() { throw bad } })), (e) => e === bad)
+  assert.throws(
+    () =>
+      wg.go(() => ({
+        then() {
+          throw bad
+        },
+      })),
+    (e) => e === bad,
+  )
   assert.equal(wg.count, 0)
   // A value that is not a thenable settles at once.
   wg.go(() => ({ then: 1 }))
@@ -196,7 +234,10 @@ test('many pending waits all resolve together', async () => {
   wg.add(1)
   const waits = Array.from({ length: 1000 }, () => wg.wait())
   testing.doneOnNativeThread(wg)
-  assert.deepEqual(await alive(Promise.all(waits)), waits.map(() => true))
+  assert.deepEqual(
+    await alive(Promise.all(waits)),
+    waits.map(() => true),
+  )
 })
 
 test('waitSync throws on the main thread: it would block the event loop', () => {

@@ -1,8 +1,8 @@
-import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Worker } from 'node:worker_threads'
 import { once } from 'node:events'
 import { join } from 'node:path'
+import { test } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import { CancelToken, WaitGroup } from '../index.js'
 import { alive, here } from './helpers.mjs'
 
@@ -38,7 +38,11 @@ test('cancel on the main thread resolves a promise in a worker', async () => {
   assert.deepEqual(await next(), { ready: true })
   token.cancel()
   // Another thread sees the cause, not this thread's JS reason: a fresh AbortError.
-  assert.deepEqual(await next(), { cancelled: true, name: 'AbortError', message: 'This operation was aborted' })
+  assert.deepEqual(await next(), {
+    cancelled: true,
+    name: 'AbortError',
+    message: 'This operation was aborted',
+  })
   await alive(exited)
 })
 
@@ -47,7 +51,10 @@ test('done() in workers resolves wait() on the main thread: the same counter', a
   wg.add(8)
   const p = wg.wait()
   const shared = wg.share()
-  const workers = [worker('worker_wait_group.mjs', { shared, mode: 'done', n: 4 }), worker('worker_wait_group.mjs', { shared, mode: 'done', n: 4 })]
+  const workers = [
+    worker('worker_wait_group.mjs', { shared, mode: 'done', n: 4 }),
+    worker('worker_wait_group.mjs', { shared, mode: 'done', n: 4 }),
+  ]
   assert.equal(await alive(p), true)
   assert.equal(wg.count, 0)
   await alive(Promise.all(workers.map((w) => w.exited)))
@@ -68,7 +75,11 @@ test('cancel in a worker cancels the main thread token and aborts its signal', a
   const s = token.signal
   const aborted = once(s, 'abort')
   const wg = new WaitGroup()
-  const { exited } = worker('worker_wait_group.mjs', { shared: wg.share(), token: token.share(), mode: 'cancel' })
+  const { exited } = worker('worker_wait_group.mjs', {
+    shared: wg.share(),
+    token: token.share(),
+    mode: 'cancel',
+  })
   await alive(aborted)
   assert.equal(token.cancelled, true)
   // The reason was a worker's JS value: here it is an Error carrying its text.

@@ -94,9 +94,19 @@ bench('Atomics.load on an Int32Array', () => {
 const M = 200_000
 let t = process.hrtime.bigint()
 for (let i = 0; i < M; i++) new Int32Array(new SharedArrayBuffer(8))
-console.log(JSON.stringify({ probe: 'a buffer + view per object', ns_per_op: Math.round(Number(process.hrtime.bigint() - t) / M) }))
+console.log(
+  JSON.stringify({
+    probe: 'a buffer + view per object',
+    ns_per_op: Math.round(Number(process.hrtime.bigint() - t) / M),
+  }),
+)
 const slab = new SharedArrayBuffer(1 << 20)
 t = process.hrtime.bigint()
 for (let i = 0; i < M; i++) new Int32Array(slab, (i % 1000) * 8, 2)
-console.log(JSON.stringify({ probe: 'a view on a shared slab per object', ns_per_op: Math.round(Number(process.hrtime.bigint() - t) / M) }))
+console.log(
+  JSON.stringify({
+    probe: 'a view on a shared slab per object',
+    ns_per_op: Math.round(Number(process.hrtime.bigint() - t) / M),
+  }),
+)
 if (woken + hits < 0) console.log('unreachable')

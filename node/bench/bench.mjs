@@ -18,14 +18,17 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 
 // bench/run.sh runs a private copy of the binding (GOGROUP_BENCH_NODE_DIR), so that a rebuild in
 // the shared working tree cannot change or unmap it mid-run; alone, this uses node/.
-const bindingPath = join(process.env.GOGROUP_BENCH_NODE_DIR ?? fileURLToPath(new URL('..', import.meta.url)), 'index.js')
+const bindingPath = join(
+  process.env.GOGROUP_BENCH_NODE_DIR ?? fileURLToPath(new URL('..', import.meta.url)),
+  'index.js',
+)
 const { WaitGroup, ErrGroup, CancelToken } = createRequire(import.meta.url)(bindingPath)
 
 function argValue(name, dflt) {
@@ -47,7 +50,9 @@ const CHILDREN = 100
 class JsWaitGroup {
   #n = 0
   #waiters = []
-  add(d = 1) { this.#n += d }
+  add(d = 1) {
+    this.#n += d
+  }
   done() {
     if (--this.#n === 0) {
       const w = this.#waiters
@@ -81,7 +86,8 @@ function semaphore(n) {
       return await fn()
     } finally {
       const next = queue.shift()
-      if (next) next() // the slot passes to the next caller
+      if (next)
+        next() // the slot passes to the next caller
       else active--
     }
   }
@@ -308,7 +314,9 @@ const now = () => process.hrtime.bigint()
 /** A promise waiter on this thread's event loop: `wait()` returns the promise awaited. */
 async function promiseSample(release, wait) {
   let woke = 0n
-  const p = wait().then(() => { woke = now() })
+  const p = wait().then(() => {
+    woke = now()
+  })
   await sleep(SETTLE_MS)
   const t0 = now()
   release()
@@ -443,8 +451,12 @@ const emit = (line) => console.log(JSON.stringify({ lang: 'node', ...line }))
 // tasks yield to it); CPU time of the process over the 200 ms after the wait, idle.
 // Every case runs in a fresh process (`--blocking-case WORKLOAD:IMPL:N`).
 
-const procThreads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? 0)
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3 }
+const procThreads = () =>
+  Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? 0)
+const cpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e3
+}
 const BLOCK_MS = 50
 const IDLE_WINDOW_MS = 200
 const SLEEP_IMPLS = {
@@ -467,7 +479,9 @@ async function blockingCase(c) {
   if (!run) throw new Error(`unknown blocking case ${c}`)
   const out = { impl, kind: 'blocking', workload, n, threads_before: procThreads() }
   let peak = out.threads_before
-  const timer = setInterval(() => { peak = Math.max(peak, procThreads()) }, 1)
+  const timer = setInterval(() => {
+    peak = Math.max(peak, procThreads())
+  }, 1)
   const t0 = now()
   await run(n)
   out.seconds = Number(now() - t0) / 1e9
@@ -517,7 +531,15 @@ for (let r = 0; r < rounds; r++) {
   }
   cases.forEach(([workload, impl], c) => {
     const [p50, p99] = percentiles(got[c])
-    emit({ impl, kind: 'latency', workload, p50_ns: p50, p99_ns: p99, samples: got[c].length, round })
+    emit({
+      impl,
+      kind: 'latency',
+      workload,
+      p50_ns: p50,
+      p99_ns: p99,
+      samples: got[c].length,
+      round,
+    })
   })
 }
 if (worker) await worker.terminate()

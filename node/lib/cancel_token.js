@@ -41,7 +41,10 @@ const fanOut = new WeakSet()
 // Only this module can pass these, so `new CancelToken(x)` from user code is a new root.
 const HANDLE = Symbol('handle')
 const NATIVE = Symbol('native')
-const NO_CLONE = noClone('CancelToken', 'pass token.share() and call CancelToken.fromShared() there')
+const NO_CLONE = noClone(
+  'CancelToken',
+  'pass token.share() and call CancelToken.fromShared() there',
+)
 
 /**
  * What `onCancel` returns: `stop()` unregisters the callback (Go's `AfterFunc` stop function);
@@ -52,7 +55,8 @@ class Registration {
   #deferred // for a token already cancelled: whether the callback has yet to run
 
   constructor(from, native) {
-    if (from !== NATIVE) throw new TypeError('Illegal constructor: a Registration comes from token.onCancel()')
+    if (from !== NATIVE)
+      throw new TypeError('Illegal constructor: a Registration comes from token.onCancel()')
     this.#native = native
     this.#deferred = native === null
     this.gogroup = REGISTRATION_NO_CLONE
@@ -93,7 +97,10 @@ class Registration {
 const deferRegistration = Registration.defer
 delete Registration.defer
 const REGISTRATION_NO_CLONE = noClone('Registration', 'stop() it on the thread that made it')
-Object.defineProperty(Registration.prototype, Symbol.toStringTag, { value: 'Registration', configurable: true })
+Object.defineProperty(Registration.prototype, Symbol.toStringTag, {
+  value: 'Registration',
+  configurable: true,
+})
 
 /**
  * A cancellation signal for a tree of work (Go's `context.Context`), compatible with
@@ -286,6 +293,9 @@ class CancelToken {
 
 const internals = CancelToken.internals
 delete CancelToken.internals
-Object.defineProperty(CancelToken.prototype, Symbol.toStringTag, { value: 'CancelToken', configurable: true })
+Object.defineProperty(CancelToken.prototype, Symbol.toStringTag, {
+  value: 'CancelToken',
+  configurable: true,
+})
 
 module.exports = { CancelToken, Registration, internals }

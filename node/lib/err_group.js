@@ -38,9 +38,15 @@ class ErrGroup {
     const o = validate.options(options)
     let native
     if (o !== undefined) {
-      const token = o.token === undefined || o.token === null ? undefined : tokens.check(o.token, 'options.token')
+      const token =
+        o.token === undefined || o.token === null
+          ? undefined
+          : tokens.check(o.token, 'options.token')
       const signal = validate.optionalSignal(o.signal, 'options.signal')
-      const limit = o.limit === undefined || o.limit === null ? undefined : validate.limit(o.limit, 'options.limit')
+      const limit =
+        o.limit === undefined || o.limit === null
+          ? undefined
+          : validate.limit(o.limit, 'options.limit')
       const collect = validate.optionalOneOf(o.collect, 'options.collect', ['first', 'all'])
       native = { token, signal, limit, collect }
       this.#limited = limited(limit)
@@ -79,7 +85,8 @@ class ErrGroup {
   }
 
   #waitersOf() {
-    return this.#waiters ?? (this.#waiters = new runMap.Waiters())
+    this.#waiters ??= new runMap.Waiters()
+    return this.#waiters
   }
 
   /** Starts `fn` in the shared slot; false if the group must use its native path. */
@@ -147,7 +154,9 @@ class ErrGroup {
 
   shutdown(graceMs, reason) {
     const grace = validate.optionalDuration(graceMs, 'graceMs')
-    return this.#n.shutdown(grace, reason).then((running) => (running > 0 ? running + this.#shared() : running))
+    return this.#n
+      .shutdown(grace, reason)
+      .then((running) => (running > 0 ? running + this.#shared() : running))
   }
 
   [Symbol.asyncDispose]() {
@@ -160,6 +169,9 @@ class ErrGroup {
   }
 }
 
-Object.defineProperty(ErrGroup.prototype, Symbol.toStringTag, { value: 'ErrGroup', configurable: true })
+Object.defineProperty(ErrGroup.prototype, Symbol.toStringTag, {
+  value: 'ErrGroup',
+  configurable: true,
+})
 
 module.exports = { ErrGroup }

@@ -30,7 +30,11 @@ module.exports = {
   // `owner` the group's object, which the promise's handlers hold as any continuation would.
   run(fn, arg, owner, id, settle) {
     const r = fn(arg)
-    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+    if (
+      r !== null &&
+      (typeof r === 'object' || typeof r === 'function') &&
+      typeof r.then === 'function'
+    ) {
       r.then(
         () => settle(owner, id, false, undefined, false),
         (e) => settle(owner, id, true, e, cancellation(e, arg)),
@@ -75,7 +79,10 @@ module.exports = {
         void v.stack
       } catch {}
     }
-    if (v instanceof Error || (v !== null && typeof v === 'object' && typeof v.message === 'string')) {
+    if (
+      v instanceof Error ||
+      (v !== null && typeof v === 'object' && typeof v.message === 'string')
+    ) {
       return String(v.message)
     }
     try {

@@ -93,7 +93,10 @@ class Waiters {
   runner = (token) => {
     let r = this.#current
     if (r !== null) this.#current = null
-    else if ((r = this.#queue.nextRun()) === null) return undefined // none waits any more
+    else {
+      r = this.#queue.nextRun()
+      if (r === null) return undefined // none waits any more
+    }
     return r.start(token)
   }
 
@@ -317,7 +320,8 @@ class Mapping {
     this.isAsync = isAsync
     // An array that iterates as arrays do: read by index (the same items, in the same order,
     // as its iterator would give; its length read at each step, as the iterator does).
-    this.array = !isAsync && Array.isArray(items) && items[Symbol.iterator] === arrayValues ? items : null
+    this.array =
+      !isAsync && Array.isArray(items) && items[Symbol.iterator] === arrayValues ? items : null
     this.it = null // the iterator, opened at the first pull
     this.items = items
     this.index = 0 // items taken
@@ -453,7 +457,8 @@ class Mapping {
       try {
         if (this.it === null) this.it = this.items[Symbol.iterator]()
         step = this.it.next()
-        if (step === null || typeof step !== 'object') throw new TypeError(`Iterator result ${step} is not an object`)
+        if (step === null || typeof step !== 'object')
+          throw new TypeError(`Iterator result ${step} is not an object`)
         if (step.done) {
           this.exhausted = true
           return undefined
@@ -495,7 +500,8 @@ class Mapping {
       pull,
       (step) => {
         this.pulling = false
-        if (step === null || typeof step !== 'object') throw new TypeError(`Iterator result ${step} is not an object`)
+        if (step === null || typeof step !== 'object')
+          throw new TypeError(`Iterator result ${step} is not an object`)
         if (step.done) {
           this.exhausted = true
           return undefined

@@ -21,7 +21,10 @@ function received(value) {
     const name = value.constructor?.name
     return name ? ` Received an instance of ${name}` : ' Received an object'
   }
-  let shown = typeof value === 'string' ? `'${value.length > 25 ? `${value.slice(0, 25)}...` : value}'` : String(value)
+  let shown =
+    typeof value === 'string'
+      ? `'${value.length > 25 ? `${value.slice(0, 25)}...` : value}'`
+      : String(value)
   if (typeof value === 'bigint') shown += 'n'
   return ` Received type ${typeof value} (${shown})`
 }
@@ -35,7 +38,11 @@ function fail(code, message, hide) {
 }
 
 function invalidType(name, expected, value, hide = invalidType) {
-  fail('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}.${received(value)}`, hide)
+  fail(
+    'ERR_INVALID_ARG_TYPE',
+    `The "${name}" argument must be ${expected}.${received(value)}`,
+    hide,
+  )
 }
 
 function invalidValue(name, rule, value, hide = invalidValue) {
@@ -59,7 +66,8 @@ function integer(value, name, min, max) {
 /** A duration in ms: a number >= 0 (fractions and Infinity allowed, as `setTimeout`). */
 function duration(value, name) {
   if (typeof value !== 'number') invalidType(name, 'of type number', value, duration)
-  if (Number.isNaN(value) || value < 0) invalidValue(name, 'must be a number of milliseconds >= 0', value, duration)
+  if (Number.isNaN(value) || value < 0)
+    invalidValue(name, 'must be a number of milliseconds >= 0', value, duration)
   return value
 }
 
@@ -80,19 +88,26 @@ function limit(value, name) {
 /** An options object, or `undefined`/`null` for none. */
 function options(value, name = 'options') {
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'object' && typeof value !== 'function') invalidType(name, 'of type object', value, options)
+  if (typeof value !== 'object' && typeof value !== 'function')
+    invalidType(name, 'of type object', value, options)
   return value
 }
 
 /** An optional boolean option. */
 function optionalBoolean(value, name) {
-  if (value !== undefined && typeof value !== 'boolean') invalidType(name, 'of type boolean', value, optionalBoolean)
+  if (value !== undefined && typeof value !== 'boolean')
+    invalidType(name, 'of type boolean', value, optionalBoolean)
   return value
 }
 
 /** Whether `value` is an AbortSignal (Node's own test: an object with `aborted`). */
 function isSignal(value) {
-  return value !== null && typeof value === 'object' && 'aborted' in value && typeof value.addEventListener === 'function'
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    'aborted' in value &&
+    typeof value.addEventListener === 'function'
+  )
 }
 
 /** An optional AbortSignal option (`undefined` or `null`: none). */
@@ -115,8 +130,10 @@ function deadline(value, name) {
     if (Number.isNaN(ms)) invalidValue(name, 'must be a valid Date', value, deadline)
     return ms
   }
-  if (typeof value !== 'number') invalidType(name, 'an instance of Date or of type number', value, deadline)
-  if (Number.isNaN(value)) invalidValue(name, 'must be a number of milliseconds since the epoch', value, deadline)
+  if (typeof value !== 'number')
+    invalidType(name, 'an instance of Date or of type number', value, deadline)
+  if (Number.isNaN(value))
+    invalidValue(name, 'must be a number of milliseconds since the epoch', value, deadline)
   return value
 }
 
@@ -125,7 +142,12 @@ function optionalOneOf(value, name, allowed) {
   if (value === undefined) return undefined
   if (typeof value !== 'string') invalidType(name, 'of type string', value, optionalOneOf)
   if (!allowed.includes(value)) {
-    invalidValue(name, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value, optionalOneOf)
+    invalidValue(
+      name,
+      `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+      value,
+      optionalOneOf,
+    )
   }
   return value
 }

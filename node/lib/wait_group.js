@@ -140,7 +140,10 @@ class WaitGroup {
 
 const nativeOf = WaitGroup.nativeOf
 delete WaitGroup.nativeOf
-Object.defineProperty(WaitGroup.prototype, Symbol.toStringTag, { value: 'WaitGroup', configurable: true })
+Object.defineProperty(WaitGroup.prototype, Symbol.toStringTag, {
+  value: 'WaitGroup',
+  configurable: true,
+})
 
 /** The options of a `wait()`, checked; `undefined` for none. */
 function waitOptions(options) {

@@ -487,7 +487,7 @@ impl CancelToken {
         BigInt::from(gogroup_ffi::cancel_token_into_c(self.inner.clone()) as usize as u64)
     }
 
-    /// For `src/tokens.js`: a handle to this core token in this thread's table (see
+    /// For `lib/cancel_token.js`: a handle to this core token in this thread's table (see
     /// `handles`), so that a token made here (a group's token) also takes the raw calls.
     #[napi(js_name = "__handle", skip_typescript, catch_unwind)]
     pub fn handle(&self) -> u32 {

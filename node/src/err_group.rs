@@ -48,7 +48,7 @@ pub struct ErrGroup {
     /// `go` calls still waiting for a slot (core's `start_queued`, so `wait()` counts them):
     /// while any wait, later `go` calls queue behind them and `tryGo` refuses.
     queued_n: Rc<Cell<usize>>,
-    /// The one slot that the tasks of `src/loop_tasks.js` pending on this loop share (see
+    /// The one slot that the tasks of `lib/err_group.js` pending on this loop share (see
     /// [`ErrGroup::hold`]).
     held: RefCell<Option<gogroup::TaskSlot>>,
     /// The slots of the tasks started one slot each (a limit), until they settle.

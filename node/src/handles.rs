@@ -1,6 +1,6 @@
 //! Core tokens and wait groups behind small integer handles: the native half of the
-//! `CancelToken` class that `src/tokens.js` puts in front of the napi-rs one, and of
-//! `WaitGroup.add`/`done` in `src/loop_tasks.js`.
+//! `CancelToken` class that `lib/cancel_token.js` puts in front of the napi-rs one, and of
+//! `WaitGroup.add`/`done` in `lib/wait_group.js`.
 //!
 //! Why: napi-rs wraps every object it hands to JS (`napi_wrap`, a reference, a finalizer, an
 //! entry in its own map), about 800 ns per token, and every method call costs about 250 ns.
@@ -56,16 +56,16 @@ pub fn token_from_handle(env: Env, h: u32) -> Result<CancelToken> {
 }
 
 thread_local! {
-    /// `src/tokens.js`'s `nativeOf` and `wrap`, kept by [`install`] for this thread's env.
+    /// `lib/cancel_token.js`'s `nativeOf` and `wrap`, kept by [`install`] for this thread's env.
     static FACADE: RefCell<Option<(sys::napi_ref, sys::napi_ref)>> = const { RefCell::new(None) };
 }
 
-/// Keeps `src/tokens.js`'s `nativeOf` and `wrap` functions (the object `install` returned).
+/// Keeps `lib/cancel_token.js`'s `nativeOf` and `wrap` functions (the object `install` returned).
 pub(crate) fn install(env: sys::napi_env, facade: sys::napi_value) -> Result<()> {
     let mut refs = [std::ptr::null_mut(); 2];
     for (name, r) in [c"nativeOf", c"wrap"].iter().zip(refs.iter_mut()) {
         let mut f = std::ptr::null_mut();
-        // SAFETY: JS thread (module registration); `facade` is the object tokens.js returned.
+        // SAFETY: JS thread (module registration); `facade` is the façade index.js passed.
         unsafe {
             host::check(sys::napi_get_named_property(
                 env,
@@ -95,7 +95,7 @@ fn call_facade(env: sys::napi_env, which: usize, arg: sys::napi_value) -> Result
     })
 }
 
-/// The core token of a JS `CancelToken` (the public class of `src/tokens.js`); anything else
+/// The core token of a JS `CancelToken` (the public class of `lib/cancel_token.js`); anything else
 /// is refused by napi-rs's class check, with its usual error.
 pub(crate) fn core_of(env: &Env, value: sys::napi_value) -> Result<gogroup::CancelToken> {
     let native = call_facade(env.raw(), 0, value)?;
@@ -115,7 +115,7 @@ pub(crate) fn js_token(env: &Env, inner: gogroup::CancelToken) -> Result<sys::na
 // napi-rs's own functions cost about 80 ns a call (argument conversion, borrow tracking); the
 // calls a token makes most (`cancelled`, `cancel()`, `child()`, creation, release) are plain
 // N-API callbacks of one `u32` instead, about 20 ns. `install_raw` puts them on `exports`,
-// where `src/tokens.js` takes them.
+// where `lib/cancel_token.js` takes them.
 
 /// Calls `f(env, handle)` for a raw callback whose first argument is a handle; never unwinds
 /// into JS. A missing or non-integer handle throws `GOGROUP_INVALID_ARGUMENT`.
@@ -261,7 +261,7 @@ pub(crate) fn install_raw(env: sys::napi_env, exports: sys::napi_value) -> Resul
 // ---- WaitGroup add/done through a handle --------------------------------------------------
 //
 // `add(1)` and `done()` are one atomic operation in core, but a napi-rs method call costs
-// about 250 ns. `src/loop_tasks.js` asks each wait group once for a handle (`__wgHandle`, a
+// about 250 ns. `lib/wait_group.js` asks each wait group once for a handle (`__wgHandle`, a
 // napi-rs method, so the receiver is checked) into this thread's table of core wait groups,
 // and then calls these raw functions; a FinalizationRegistry releases the entry.
 

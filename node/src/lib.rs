@@ -16,10 +16,11 @@
 //! worker ends on `worker.terminate()` ([`blocking`]); a `share()` number lives until it is
 //! taken, then with its objects ([`share`]).
 //!
-//! [`host`], [`loop_tasks`] and [`handles`] (with the JS halves they install,
-//! `src/loop_tasks.js` and `src/tokens.js`) are the only code that is the binding's own: the
-//! event-loop glue, and cheaper ways to reach core where a napi-rs call or object costs more
-//! than the work behind it.
+//! The public classes are JS (`lib/*.js`: argument checks, Node's idioms, and the per-loop
+//! bookkeeping that keeps a task from crossing into the addon); [`install`] is where the two
+//! halves meet. [`host`], [`handles`] and [`blocking`] are the only Rust code that is the
+//! binding's own: the event-loop glue, cheaper ways to reach core where a napi-rs call or
+//! object costs more than the work behind it, and a `waitSync` that `worker.terminate()` ends.
 
 #![deny(clippy::all)]
 // napi exports must be `pub`, but this cdylib has no Rust API: nothing is reachable from outside.

@@ -143,7 +143,7 @@ impl WaitGroup {
     /// each one.
     #[napi(catch_unwind, ts_args_type = "fn: () => unknown")]
     pub fn go(&self, env: Env, this: This, f: Unknown) -> Result<()> {
-        // Replaced on the prototype at load by `src/loop_tasks.js` (see `loop_tasks.rs`), so JS
+        // Replaced on the prototype at load by `lib/wait_group.js`, so JS
         // never reaches this body. The method stays because `index.d.ts` and its docs are
         // generated from it; the body implements the same rules one crossing per step: the
         // count taken here is given back by `tasks::settle` on this object (`this`), which the
@@ -165,7 +165,7 @@ impl WaitGroup {
         result
     }
 
-    /// For `src/loop_tasks.js`: a handle to this counter in this thread's table, for the raw
+    /// For `lib/wait_group.js`: a handle to this counter in this thread's table, for the raw
     /// `add`/`done` calls (see `handles`). The JS side releases it.
     #[napi(js_name = "__handle", skip_typescript, catch_unwind)]
     pub fn handle(&self) -> u32 {

@@ -27,14 +27,14 @@
 //
 // Usage: node driver.mjs [--bound-ms N] FILE.json...
 
-import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const { CancelToken, ErrGroup, WaitGroup } = require(
-  join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node')
+  join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node'),
 )
 
 class StepFailure extends Error {}
@@ -146,7 +146,8 @@ class Run {
   }
 
   namedError(name) {
-    if (!this.errors.has(name)) this.errors.set(name, new NamedError(String(this.messages[name] ?? name)))
+    if (!this.errors.has(name))
+      this.errors.set(name, new NamedError(String(this.messages[name] ?? name)))
     return this.errors.get(name)
   }
 
@@ -160,7 +161,9 @@ class Run {
     if (this.event(name).set) return
     if (this.aborted.set) fail(`scenario ended while waiting for event ${JSON.stringify(name)}`)
     if (got === TIMEOUT) {
-      fail(`event ${JSON.stringify(name)} not set within ${this.bound} ms (a hang here means a lost wake-up)`)
+      fail(
+        `event ${JSON.stringify(name)} not set within ${this.bound} ms (a hang here means a lost wake-up)`,
+      )
     }
   }
 
@@ -194,7 +197,10 @@ class Run {
         const got = await this.within(t.whenCancelled(), this.bound)
         if (!t.cancelled) {
           if (this.aborted.set) fail(`scenario ended while waiting for token ${v}`)
-          if (got === TIMEOUT) fail(`token ${v} not cancelled within ${this.bound} ms (a hang here means a lost wake-up)`)
+          if (got === TIMEOUT)
+            fail(
+              `token ${v} not cancelled within ${this.bound} ms (a hang here means a lost wake-up)`,
+            )
         }
         break
       }
@@ -267,9 +273,11 @@ class Run {
     if (want === undefined || want === null) {
       if (got !== undefined) fail(`want no error, got ${this.describe(got)}`)
     } else if (isKind(want)) {
-      if (got === undefined || this.kindOf(got) !== want) fail(`want ${want}, got ${this.describe(got)}`)
+      if (got === undefined || this.kindOf(got) !== want)
+        fail(`want ${want}, got ${this.describe(got)}`)
     } else if (typeof want === 'string') {
-      if (got !== this.namedError(want)) fail(`want the error ${JSON.stringify(want)} itself, got ${this.describe(got)}`)
+      if (got !== this.namedError(want))
+        fail(`want the error ${JSON.stringify(want)} itself, got ${this.describe(got)}`)
     } else if (typeof want === 'object') {
       if (got === undefined) fail(`want an error ${JSON.stringify(want)}, got none`)
       if ('kind' in want) this.match(want.kind, got)
@@ -278,7 +286,9 @@ class Run {
         fail(`want message ${JSON.stringify(want.message)}, got ${JSON.stringify(message)}`)
       }
       if ('contains' in want && !message.includes(String(want.contains))) {
-        fail(`want a message containing ${JSON.stringify(want.contains)}, got ${JSON.stringify(message)}`)
+        fail(
+          `want a message containing ${JSON.stringify(want.contains)}, got ${JSON.stringify(message)}`,
+        )
       }
     } else {
       fail(`bad error matcher ${JSON.stringify(want)}`)
@@ -329,7 +339,7 @@ class Run {
       (e) => {
         call.done = true
         call.error = e
-      }
+      },
     )
     this.calls.set(String(st.async), call)
     return Promise.resolve()
@@ -337,7 +347,10 @@ class Run {
 
   // A step that relies on go waiting for a slot (an async go, or one expected to fail).
   goOnFullLimit() {
-    throw new Unsupported('eg.go_on_full_limit', 'ErrGroup.go never waits for a slot (it queues the task)')
+    throw new Unsupported(
+      'eg.go_on_full_limit',
+      'ErrGroup.go never waits for a slot (it queues the task)',
+    )
   }
 
   hang() {
@@ -368,7 +381,10 @@ class Run {
       case 'wg.go': {
         const wg = this.get(this.wgs, 'wait group', st.wg)
         if ('panics' in st.task) {
-          throw new Unsupported('wg.task_panics', "WaitGroup.wait() reports nothing of a task's throw")
+          throw new Unsupported(
+            'wg.task_panics',
+            "WaitGroup.wait() reports nothing of a task's throw",
+          )
         }
         wg.go(this.task(st.task))
         break
@@ -409,7 +425,8 @@ class Run {
           t = p.withTimeout(st.timeout_ms, cause)
         } else {
           const offsets = { past: -1000, now: 0, far: 3600 * 1000 }
-          if (!(st.deadline in offsets)) fail(`deadline must be past, now or far, not ${st.deadline}`)
+          if (!(st.deadline in offsets))
+            fail(`deadline must be past, now or far, not ${st.deadline}`)
           t = p.withDeadline(Date.now() + offsets[st.deadline], cause)
         }
         this.tokens.set(String(st.id), t)
@@ -432,7 +449,8 @@ class Run {
         const ms = 'timeout_ms' in st ? st.timeout_ms : this.bound
         await this.within(t.whenCancelled(), ms)
         if ('timeout_ms' in st) this.expectBool(st, t.cancelled, 'wait')
-        else if (!t.cancelled) fail(`token not cancelled within ${this.bound} ms (a hang here means a lost wake-up)`)
+        else if (!t.cancelled)
+          fail(`token not cancelled within ${this.bound} ms (a hang here means a lost wake-up)`)
         break
       }
       case 'token.on_cancel': {
@@ -460,10 +478,14 @@ class Run {
       // ---- ErrGroup
       case 'eg.new': {
         if (!('token' in st) && 'token_id' in st) {
-          throw new Unsupported('eg.plain', "a plain group's token is observed, and ErrGroup is always WithContext")
+          throw new Unsupported(
+            'eg.plain',
+            "a plain group's token is observed, and ErrGroup is always WithContext",
+          )
         }
         const collect = st.collect ?? 'first'
-        if (collect !== 'first' && collect !== 'all') fail(`collect must be first or all, not ${collect}`)
+        if (collect !== 'first' && collect !== 'all')
+          fail(`collect must be first or all, not ${collect}`)
         const options = { collect }
         if ('token' in st) options.token = this.token(st.token)
         if (st.limit !== undefined && st.limit !== null) options.limit = st.limit
@@ -476,7 +498,8 @@ class Run {
       case 'eg.go':
       case 'eg.try_go': {
         const g = this.get(this.groups, 'group', st.group)
-        if ('panics' in st.task) throw new Unsupported('eg.task_panics', 'a throw is the task\'s error')
+        if ('panics' in st.task)
+          throw new Unsupported('eg.task_panics', "a throw is the task's error")
         if (st.op === 'eg.go') {
           if (st.expect !== undefined && st.expect !== null) this.goOnFullLimit()
           await this.outcome(st, () => g.go(this.task(st.task)))
@@ -501,7 +524,8 @@ class Run {
             if (got === TIMEOUT) this.hang()
           } catch (e) {
             // collect: 'all' rejects with an AggregateError of every failure, the first first.
-            if (this.collectAll.has(String(st.group)) && e instanceof AggregateError) throw e.errors[0]
+            if (this.collectAll.has(String(st.group)) && e instanceof AggregateError)
+              throw e.errors[0]
             throw e
           }
         })
@@ -509,15 +533,19 @@ class Run {
       }
       case 'eg.check': {
         const g = this.get(this.groups, 'group', st.group)
-        if ('active' in st && g.active !== st.active) fail(`want active ${st.active}, got ${g.active}`)
+        if ('active' in st && g.active !== st.active)
+          fail(`want active ${st.active}, got ${g.active}`)
         if ('limit' in st && g.limit !== st.limit) fail(`want limit ${st.limit}, got ${g.limit}`)
         break
       }
       case 'eg.errors': {
         const got = this.get(this.groups, 'group', st.group).errors()
-        if (!Array.isArray(st.expect)) fail(`eg.errors expects a list, not ${JSON.stringify(st.expect)}`)
+        if (!Array.isArray(st.expect))
+          fail(`eg.errors expects a list, not ${JSON.stringify(st.expect)}`)
         if (got.length !== st.expect.length) {
-          fail(`want ${st.expect.length} recorded errors, got ${got.length}: ${got.map((e) => this.describe(e)).join(', ')}`)
+          fail(
+            `want ${st.expect.length} recorded errors, got ${got.length}: ${got.map((e) => this.describe(e)).join(', ')}`,
+          )
         }
         for (const [i, want] of st.expect.entries()) {
           try {
@@ -549,7 +577,8 @@ class Run {
         break
       case 'event.check': {
         const set = this.events.get(String(st.event))?.set ?? false
-        if (set !== (st.set ?? true)) fail(`want event ${st.event} set=${st.set ?? true}, got ${set}`)
+        if (set !== (st.set ?? true))
+          fail(`want event ${st.event} set=${st.set ?? true}, got ${set}`)
         break
       }
       case 'spawn': {
@@ -566,7 +595,9 @@ class Run {
       case 'join': {
         const call = this.get(this.calls, 'call', st.call)
         if ((await this.within(call.promise, this.bound)) === TIMEOUT && !call.done) {
-          fail(`call ${st.call} did not return within ${this.bound} ms (a hang here means a lost wake-up)`)
+          fail(
+            `call ${st.call} did not return within ${this.bound} ms (a hang here means a lost wake-up)`,
+          )
         }
         if (call.error !== undefined) throw call.error
         break
@@ -587,7 +618,9 @@ class Run {
         await new Promise((resolve) => setImmediate(resolve))
         if (st.grace_ms) await this.within(call.promise, st.grace_ms)
         if (call.done) {
-          fail(`call ${st.call} returned (${call.error?.message ?? 'ok'}) but must still be blocked`)
+          fail(
+            `call ${st.call} returned (${call.error?.message ?? 'ok'}) but must still be blocked`,
+          )
         }
         break
       }
@@ -598,15 +631,18 @@ class Run {
         const name = String(st.counter)
         const got = this.counters.get(name) ?? 0
         if (st.reset) this.counters.set(name, 0)
-        if (got !== st.expect) fail(`want counter ${JSON.stringify(name)} = ${st.expect}, got ${got}`)
+        if (got !== st.expect)
+          fail(`want counter ${JSON.stringify(name)} = ${st.expect}, got ${got}`)
         break
       }
       case 'gauge.check': {
         const name = String(st.gauge)
         const { current, max } = this.gauges.get(name) ?? { current: 0, max: 0 }
-        if ('current' in st && current !== st.current) fail(`want gauge ${name} at ${st.current}, got ${current}`)
+        if ('current' in st && current !== st.current)
+          fail(`want gauge ${name} at ${st.current}, got ${current}`)
         if ('max' in st && max !== st.max) fail(`want gauge ${name} max ${st.max}, got ${max}`)
-        if ('max_at_most' in st && max > st.max_at_most) fail(`want gauge ${name} max <= ${st.max_at_most}, got ${max}`)
+        if ('max_at_most' in st && max > st.max_at_most)
+          fail(`want gauge ${name} max <= ${st.max_at_most}, got ${max}`)
         break
       }
       case 'repeat':
@@ -627,7 +663,8 @@ class Run {
 
   checkToken(st) {
     const t = this.token(st.token)
-    if ('cancelled' in st && t.cancelled !== st.cancelled) fail(`want cancelled=${st.cancelled}, got ${t.cancelled}`)
+    if ('cancelled' in st && t.cancelled !== st.cancelled)
+      fail(`want cancelled=${st.cancelled}, got ${t.cancelled}`)
     if ('err' in st) {
       try {
         this.match(st.err, t.err ?? undefined)
@@ -642,14 +679,22 @@ class Run {
         fail(`cause: ${e.message}`)
       }
     }
-    if ('deadline' in st && st.deadline === null && t.deadline !== null) fail(`want no deadline, got ${t.deadline}`)
+    if ('deadline' in st && st.deadline === null && t.deadline !== null)
+      fail(`want no deadline, got ${t.deadline}`)
     if ('deadline_of' in st) {
       const o = this.token(st.deadline_of)
-      if (t.deadline === null || o.deadline === null || t.deadline.getTime() !== o.deadline.getTime()) {
-        fail(`want the deadline of ${st.deadline_of} (${o.deadline?.toISOString()}), got ${t.deadline?.toISOString()}`)
+      if (
+        t.deadline === null ||
+        o.deadline === null ||
+        t.deadline.getTime() !== o.deadline.getTime()
+      ) {
+        fail(
+          `want the deadline of ${st.deadline_of} (${o.deadline?.toISOString()}), got ${t.deadline?.toISOString()}`,
+        )
       }
     }
-    if ('dependents' in st && t.dependents !== st.dependents) fail(`want ${st.dependents} dependents, got ${t.dependents}`)
+    if ('dependents' in st && t.dependents !== st.dependents)
+      fail(`want ${st.dependents} dependents, got ${t.dependents}`)
   }
 
   checkLog(st) {
@@ -661,7 +706,8 @@ class Run {
     for (const [a, b] of st.order ?? []) {
       const x = log.indexOf(a)
       const y = log.indexOf(b)
-      if (x < 0 || y < 0 || x > y) fail(`want ${JSON.stringify(a)} before ${JSON.stringify(b)} in the log, got ${show}`)
+      if (x < 0 || y < 0 || x > y)
+        fail(`want ${JSON.stringify(a)} before ${JSON.stringify(b)} in the log, got ${show}`)
     }
     for (const a of st.absent ?? []) {
       if (log.includes(a)) fail(`want no ${a} in the log, got ${show}`)
