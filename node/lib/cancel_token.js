@@ -206,14 +206,16 @@ class CancelToken {
 
   static any(tokens) {
     validate.iterable(tokens, 'tokens', 'an iterable of CancelToken or AbortSignal')
-    const natives = []
-    let i = 0
-    for (const t of tokens) {
-      if (CancelToken.#is(t)) natives.push(t.#native())
-      else if (validate.isSignal(t)) natives.push(CancelToken.fromSignal(t).#native())
-      else validate.invalidType(`tokens[${i}]`, 'an instance of CancelToken or AbortSignal', t)
-      i++
-    }
+    const inputs = Array.from(tokens)
+    // Every input is checked before any is used: a refused call listens to no signal.
+    inputs.forEach((t, i) => {
+      if (!CancelToken.#is(t) && !validate.isSignal(t)) {
+        validate.invalidType(`tokens[${i}]`, 'an instance of CancelToken or AbortSignal', t)
+      }
+    })
+    const natives = inputs.map((t) =>
+      (CancelToken.#is(t) ? t : CancelToken.fromSignal(t)).#native(),
+    )
     return CancelToken.#wrap(Native.any(natives))
   }
 
@@ -242,8 +244,8 @@ class CancelToken {
 
   whenCancelled(options) {
     const o = validate.options(options)
-    if (o !== undefined) validate.optionalBoolean(o.ref, 'options.ref')
-    return o === undefined ? this.#native().whenCancelled() : this.#native().whenCancelled(o)
+    if (o === undefined) return this.#native().whenCancelled()
+    return this.#native().whenCancelled({ ref: validate.optionalBoolean(o.ref, 'options.ref') })
   }
 
   throwIfCancelled() {
