@@ -448,6 +448,21 @@ LANG_NOTES = {
         "`wg_add_done_1t` and `token_is_cancelled_live` (the plain-JS peers keep their state in "
         "JS, not shared with other threads or C). With a limit, every task takes a slot in core, "
         "where the limit lives.",
+        "- Could `add`/`done` and `cancelled` reach core's state word through `Atomics` instead "
+        "(an external buffer over core's state)? `node/bench/atomics_probe.mjs` measured the "
+        "mechanism on Node 20.20 (V8 11.3), one process, best of 5: a plain-JS counter's "
+        "`add(1)` + `done()` 2.6 ns; the same on core's layout (invariant 1 of "
+        "`core/src/wait_group.rs`: counter, generation and waiters bit in one 64-bit word, every "
+        "change one CAS) with `Atomics` on a `BigInt64Array` 115 ns, no faster than today's two "
+        "raw calls, since every 64-bit atomic boxes a BigInt; with 32-bit words (a layout core "
+        "does not have: the zero-crossing CAS must see the waiters bit, so it would take a new "
+        "state encoding and new loom models) 49 ns, still 19x the peer. `Atomics.load` on an "
+        "`Int32Array` 16.6 ns vs `signal.aborted` 0.7 ns, and every token would need a view "
+        "(51 ns on a shared slab, 557 ns with a buffer of its own) where `new CancelToken()` "
+        "costs ~0.3 µs. So neither row can reach 2x its plain-JS peer this way on Node 20: "
+        "`cancelled` stays a raw call (already within 2x: see its row), and `add` + `done` "
+        "stays at two raw calls; the gap is the crossing, which only state kept in JS (and so "
+        "not shared with other threads or C) avoids.",
         "- `errgroup_go_wait_limit2`: `new ErrGroup({ limit: 2 })` vs `pLimit(2)` + `Promise.all`.",
         "- Values from tasks, awaited by the caller: `errgroup_run_noop*` call `g.run(fn)` 10,000 "
         "times and await `Promise.all` of the promises (peers: `Promise.all` of the calls; with "

@@ -18,7 +18,8 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `Result` with gogroup's [`Error`] as the default error type.
 ///
@@ -178,6 +179,47 @@ pub struct Error {
     repr: Arc<Repr>,
 }
 
+/// One shared error of a kind, made on first use. Not a `OnceLock`: a `fork` while another
+/// thread is inside its initializer would leave the child's copy "being initialized" forever.
+/// Threads that race to make it each build one; the first published wins, the others are
+/// dropped.
+struct Shared(AtomicPtr<Repr>);
+
+impl Shared {
+    const fn new() -> Shared {
+        Shared(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    fn get(&self, kind: ErrorKind) -> Error {
+        let mut p = self.0.load(Ordering::Acquire);
+        if p.is_null() {
+            let made = Arc::into_raw(Error::of_kind(kind).repr).cast_mut();
+            p = match self.0.compare_exchange(
+                std::ptr::null_mut(),
+                made,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => made,
+                Err(winner) => {
+                    // SAFETY: `made` came from `Arc::into_raw` above and was not published.
+                    drop(unsafe { Arc::from_raw(made) });
+                    winner
+                }
+            };
+        }
+        // SAFETY: a published pointer came from `Arc::into_raw` and is never released (the
+        // cell holds its reference for the life of the process), so it is a live `Arc`; the
+        // count is raised before the new `Arc` is made from it.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Error {
+                repr: Arc::from_raw(p),
+            }
+        }
+    }
+}
+
 struct Repr {
     kind: ErrorKind,
     app_code: i64,
@@ -219,10 +261,8 @@ impl Error {
     /// assert!(gogroup::Error::ptr_eq(&a, &gogroup::Error::canceled()));
     /// ```
     pub fn canceled() -> Error {
-        static CANCELED: OnceLock<Error> = OnceLock::new();
-        CANCELED
-            .get_or_init(|| Error::of_kind(ErrorKind::Canceled))
-            .clone()
+        static CANCELED: Shared = Shared::new();
+        CANCELED.get(ErrorKind::Canceled)
     }
 
     /// The shared "context deadline exceeded" error.
@@ -231,10 +271,8 @@ impl Error {
     /// assert_eq!(gogroup::Error::deadline_exceeded().to_string(), "context deadline exceeded");
     /// ```
     pub fn deadline_exceeded() -> Error {
-        static DEADLINE: OnceLock<Error> = OnceLock::new();
-        DEADLINE
-            .get_or_init(|| Error::of_kind(ErrorKind::DeadlineExceeded))
-            .clone()
+        static DEADLINE: Shared = Shared::new();
+        DEADLINE.get(ErrorKind::DeadlineExceeded)
     }
 
     /// An application error ([`ErrorKind::Custom`]) with `message`.

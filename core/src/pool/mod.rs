@@ -76,7 +76,6 @@ mod queue;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 
 pub use crate::runtime::{idle_timeout, set_idle_timeout};
@@ -135,9 +134,20 @@ fn pool_if_started() -> Option<&'static Pool> {
     POOL.exists().then(pool)
 }
 
+/// The CPUs this process may use, asked once. Not a `OnceLock`: `available_parallelism` reads
+/// cgroup files, and a `fork` while another thread is inside a `OnceLock`'s initializer leaves
+/// the child's copy "being initialized" forever, so its first task would hang. Two threads
+/// may both ask; they get the same answer.
 fn min_threads() -> usize {
-    static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    static N: AtomicUsize = AtomicUsize::new(0);
+    match N.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+            N.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
 }
 
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(10_000);
