@@ -183,7 +183,7 @@ pub struct Error {
 /// thread is inside its initializer would leave the child's copy "being initialized" forever.
 /// Threads that race to make it each build one; the first published wins, the others are
 /// dropped.
-struct Shared(AtomicPtr<Repr>);
+struct Shared(AtomicPtr<Error>);
 
 impl Shared {
     const fn new() -> Shared {
@@ -193,7 +193,9 @@ impl Shared {
     fn get(&self, kind: ErrorKind) -> Error {
         let mut p = self.0.load(Ordering::Acquire);
         if p.is_null() {
-            let made = Arc::into_raw(Error::of_kind(kind).repr).cast_mut();
+            // Boxed, so the cell points at the start of an allocation (a leak checker counts the
+            // error as reachable, not lost).
+            let made = Box::into_raw(Box::new(Error::of_kind(kind)));
             p = match self.0.compare_exchange(
                 std::ptr::null_mut(),
                 made,
@@ -202,21 +204,15 @@ impl Shared {
             ) {
                 Ok(_) => made,
                 Err(winner) => {
-                    // SAFETY: `made` came from `Arc::into_raw` above and was not published.
-                    drop(unsafe { Arc::from_raw(made) });
+                    // SAFETY: `made` came from `Box::into_raw` above and was not published.
+                    drop(unsafe { Box::from_raw(made) });
                     winner
                 }
             };
         }
-        // SAFETY: a published pointer came from `Arc::into_raw` and is never released (the
-        // cell holds its reference for the life of the process), so it is a live `Arc`; the
-        // count is raised before the new `Arc` is made from it.
-        unsafe {
-            Arc::increment_strong_count(p);
-            Error {
-                repr: Arc::from_raw(p),
-            }
-        }
+        // SAFETY: a published pointer came from `Box::into_raw` and is never freed (the cell
+        // keeps its error for the life of the process).
+        unsafe { (*p).clone() }
     }
 }
 
