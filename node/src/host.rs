@@ -178,10 +178,21 @@ impl HostValue {
         } else {
             value
         };
+        HostValue::keep(env, target, 1, boxed)
+    }
+
+    /// A napi reference of `count` (1: strong, 0: weak) to the object `target`, in this
+    /// thread's table.
+    fn keep(
+        env: sys::napi_env,
+        target: sys::napi_value,
+        count: u32,
+        boxed: bool,
+    ) -> Result<HostValue> {
         with_host(env, |h| {
             let mut r = ptr::null_mut();
             // SAFETY: called on the JS thread with a live object.
-            check(unsafe { sys::napi_create_reference(env, target, 1, &mut r) })?;
+            check(unsafe { sys::napi_create_reference(env, target, count, &mut r) })?;
             let key = match h.free.pop() {
                 Some(k) => {
                     h.values[k as usize] = r;
@@ -205,26 +216,7 @@ impl HostValue {
     ///
     /// [`get`]: HostValue::get
     pub(crate) fn weak(env: sys::napi_env, value: sys::napi_value) -> Result<HostValue> {
-        with_host(env, |h| {
-            let mut r = ptr::null_mut();
-            // SAFETY: called on the JS thread with a live object; count 0: a weak reference.
-            check(unsafe { sys::napi_create_reference(env, value, 0, &mut r) })?;
-            let key = match h.free.pop() {
-                Some(k) => {
-                    h.values[k as usize] = r;
-                    k
-                }
-                None => {
-                    h.values.push(r);
-                    (h.values.len() - 1) as u32
-                }
-            };
-            Ok(HostValue {
-                host: h.shared.clone(),
-                key,
-                boxed: false,
-            })
-        })?
+        HostValue::keep(env, value, 0, false)
     }
 
     /// The value, if we are on its thread (`None` on any other thread).
