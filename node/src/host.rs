@@ -345,29 +345,8 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
     }
     // SAFETY (whole block): raw napi calls on the JS thread that owns `env`.
     let (settle_ref, cancel_ref) = unsafe {
-        let mut settle = ptr::null_mut();
-        check(sys::napi_create_function(
-            env,
-            c"settle".as_ptr(),
-            6,
-            Some(settle_cb),
-            ptr::null_mut(),
-            &mut settle,
-        ))?;
-        let mut settle_ref = ptr::null_mut();
-        check(sys::napi_create_reference(env, settle, 1, &mut settle_ref))?;
-
-        let mut cancel = ptr::null_mut();
-        check(sys::napi_create_function(
-            env,
-            c"cancelSource".as_ptr(),
-            12,
-            Some(cancel_source_cb),
-            ptr::null_mut(),
-            &mut cancel,
-        ))?;
-        let mut cancel_ref = ptr::null_mut();
-        check(sys::napi_create_reference(env, cancel, 1, &mut cancel_ref))?;
+        let settle_ref = function_ref(env, c"settle", settle_cb)?;
+        let cancel_ref = function_ref(env, c"cancelSource", cancel_source_cb)?;
 
         let mut name = ptr::null_mut();
         check(sys::napi_create_string_utf8(
@@ -416,6 +395,30 @@ fn create_host(env: sys::napi_env) -> Result<Host> {
         promises: 0,
         helper_cache: Vec::new(),
     })
+}
+
+/// A JS function named `name` that calls `cb`, kept by a strong reference (for the host's own
+/// callbacks that JS is handed again and again).
+fn function_ref(
+    env: sys::napi_env,
+    name: &std::ffi::CStr,
+    cb: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+) -> Result<sys::napi_ref> {
+    let mut f = ptr::null_mut();
+    let mut r = ptr::null_mut();
+    // SAFETY: JS thread; `cb` never unwinds (it catches panics itself).
+    unsafe {
+        check(sys::napi_create_function(
+            env,
+            name.as_ptr(),
+            name.to_bytes().len() as isize,
+            Some(cb),
+            ptr::null_mut(),
+            &mut f,
+        ))?;
+        check(sys::napi_create_reference(env, f, 1, &mut r))?;
+    }
+    Ok(r)
 }
 
 unsafe extern "C" fn tsfn_finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
